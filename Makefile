@@ -1,0 +1,41 @@
+# Thin wrapper over CMake: `make run` and `make test` are the two commands of README.md.
+# Each installs what is missing (tools/deps.sh), configures and builds with -j2.
+SANITIZE ?= 0
+JOBS ?= 2
+ifeq ($(SANITIZE),1)
+BUILD_DIR ?= build-asan
+CMAKE_FLAGS += -DCDP_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+else
+BUILD_DIR ?= build
+CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
+endif
+DEMO_DIR ?= demo-data
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: all deps build test run bench clean format
+
+all: build
+
+deps:
+	@sh tools/deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+run: build
+	@sh tools/run-demo.sh $(BUILD_DIR) $(DEMO_DIR) $(LISTEN)
+
+bench: build
+	$(BUILD_DIR)/cdp-bench $(BENCH_ARGS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan

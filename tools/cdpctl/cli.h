@@ -1,0 +1,22 @@
+/* cdpctl: shared helpers of the command-line verbs (argument parsing, exit codes, messages). */
+#ifndef CDPCTL_CLI_H
+#define CDPCTL_CLI_H
+
+#include "cdp/cdp.h"
+
+/* Exit codes of shared/API.md. */
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+/* 2 for bad usage or bad input (the caller can fix the command), 1 for runtime failures. */
+int cli_exit_code(cdp_status status);
+/* Prints "cdpctl VERB: message" on stderr and returns the exit code for status. */
+int cli_fail(const char *verb, cdp_status status, const char *message);
+/* Prints "cdpctl VERB: message" and the verb's usage on stderr; returns 2. */
+int cli_usage_error(const char *verb, const char *usage, const char *message);
+
+int cmd_init(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+
+#endif

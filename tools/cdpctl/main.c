@@ -1,0 +1,71 @@
+/* cdpctl: the command-line tool of shared/API.md. Dispatches to one function per verb. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: cdpctl <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  init --data DIR [--policies DIR]          create a data directory\n"
+    "  keys rotate --data DIR --region R         close the region's key epoch: re-wrap every\n"
+    "                                            data key, destroy the old keys\n"
+    "\n"
+    "Run 'cdpctl <command> --help' for a command's options.\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
+
+int cli_exit_code(cdp_status status) {
+    switch (status) {
+    case CDP_OK:
+        return EXIT_OK;
+    case CDP_BAD_REQUEST:
+    case CDP_INVALID_JSON:
+    case CDP_INVALID_IDENTIFIER:
+    case CDP_BAD_POLICY:
+    case CDP_EXISTS:
+    case CDP_MISUSE:
+    case CDP_NOT_FOUND:
+    case CDP_PAYLOAD_TOO_LARGE:
+        return EXIT_USAGE;
+    default:
+        return EXIT_RUNTIME;
+    }
+}
+
+int cli_fail(const char *verb, cdp_status status, const char *message) {
+    fprintf(stderr, "cdpctl %s: %s (%s)\n", verb,
+            message && *message ? message : cdp_strerror(status), cdp_status_code(status));
+    return cli_exit_code(status);
+}
+
+int cli_usage_error(const char *verb, const char *verb_usage, const char *message) {
+    if (message != NULL)
+        fprintf(stderr, "cdpctl %s: %s\n", verb, message);
+    fputs(verb_usage, stderr);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 ||
+        strcmp(command, "help") == 0) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "--version") == 0) {
+        printf("cdpctl %s\n", CDP_VERSION_STRING);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "init") == 0)
+        return cmd_init(argc - 1, argv + 1);
+    if (strcmp(command, "keys") == 0)
+        return cmd_keys(argc - 1, argv + 1);
+    fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+}

@@ -187,6 +187,8 @@ static void put_event_end(datum *d) {
     put_varint(d, 0);             /* channel: null */
     put_text(d, "{}");
     put_text(d, "{}");
+    put_varint(d, 0); /* traits_json: null */
+    put_varint(d, 0); /* identifiers_json: null */
 }
 
 /* A minimal valid profile up to (not including) the identities array. */
@@ -307,8 +309,8 @@ Test(codec, schema_fingerprints_are_pinned) {
         cdp_schema_id id;
         uint64_t fingerprint;
     } pins[] = {
-        {CDP_SCHEMA_PROFILE, UINT64_C(0x422073899f670bf1)},
-        {CDP_SCHEMA_EVENT, UINT64_C(0x1760342285c6b16e)},
+        {CDP_SCHEMA_PROFILE, UINT64_C(0x2650b2104da36194)},
+        {CDP_SCHEMA_EVENT, UINT64_C(0x8025330e0106e215)},
         {CDP_SCHEMA_CONSENT, UINT64_C(0x04ebdd29771cee6d)},
         {CDP_SCHEMA_MERGE, UINT64_C(0xb37be67a929c1131)},
         {CDP_SCHEMA_AUDIT_RECORD, UINT64_C(0xb52f1ec75d06f9be)},
@@ -815,6 +817,7 @@ Test(codec, minimal_hand_made_datums_decode) {
     put_profile_start(&profile);
     for (int array = 0; array < 4; array++)
         put_varint(&profile, 0);
+    put_varint(&profile, 0); /* computed_json: null */
     cr_assert_eq(decode_profile_datum(&profile, &err), CDP_OK, "%s", err.message);
 }
 
@@ -887,6 +890,7 @@ Test(codec, negative_block_counts_with_matching_sizes_decode) {
     put_varint(&d, 1);
     put_text(&d, "c");
     put_varint(&d, 0);
+    put_varint(&d, 0); /* computed_json: null */
     cdp_profile_record got;
     cr_assert_eq(cdp_profile_record_decode(d.bytes, d.len, &got, &err), CDP_OK, "%s", err.message);
     cr_assert_eq(got.merged_from_count, 3);
@@ -957,6 +961,8 @@ Test(codec, eleven_byte_varint_is_corrupt) {
     put_varint(&fits, 0);
     put_text(&fits, "{}");
     put_text(&fits, "{}");
+    put_varint(&fits, 0); /* traits_json: null */
+    put_varint(&fits, 0); /* identifiers_json: null */
     cdp_event_record event;
     cr_assert_eq(cdp_event_record_decode(fits.bytes, fits.len, &event, &err), CDP_OK, "%s",
                  err.message);

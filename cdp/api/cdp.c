@@ -37,6 +37,14 @@ struct cdp {
     rocksdb_cache_t *block_cache;
     region_slot *regions;
     size_t region_count;
+    /* Identity resolution over the regions (arrays parallel to regions). */
+    cdp_identity_rules *identity_rules;
+    cdp_vault **vaults;
+    const char **region_ids;
+    pthread_mutex_t *region_locks;
+    size_t region_locks_ready;
+    cdp_identity_counters counters;
+    cdp_identity_env identity_env;
     pthread_rwlock_t lock;
     int lock_ready;
 };
@@ -79,6 +87,37 @@ cdp_vault *cdp_handle_vault(cdp_t *db, const char *region) {
 }
 
 const cdp_policy *cdp_handle_policy(const cdp_t *db) { return db->policy; }
+const cdp_identity_env *cdp_handle_identity_env(const cdp_t *db) { return &db->identity_env; }
+
+/* Loads the identity rules and builds the arrays identity resolution works over. */
+static cdp_status open_identity(cdp_t *db, const char *policy_dir, cdp_err *err) {
+    cdp_status status = cdp_identity_rules_load(policy_dir, &db->identity_rules, err);
+    if (status != CDP_OK)
+        return status;
+    size_t count = db->region_count;
+    db->vaults = cdp_calloc(count, sizeof *db->vaults);
+    db->region_ids = cdp_calloc(count, sizeof *db->region_ids);
+    db->region_locks = cdp_calloc(count, sizeof *db->region_locks);
+    if (db->vaults == NULL || db->region_ids == NULL || db->region_locks == NULL)
+        return cdp_err_set(err, CDP_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        db->vaults[i] = db->regions[i].vault;
+        db->region_ids[i] = db->regions[i].id;
+        if (pthread_mutex_init(&db->region_locks[i], NULL) != 0)
+            return cdp_err_set(err, CDP_INTERNAL, "cannot create a region lock");
+        db->region_locks_ready = i + 1;
+    }
+    db->identity_env = (cdp_identity_env){
+        .vaults = db->vaults,
+        .region_ids = db->region_ids,
+        .region_locks = db->region_locks,
+        .region_count = count,
+        .policy = db->policy,
+        .rules = db->identity_rules,
+        .counters = &db->counters,
+    };
+    return CDP_OK;
+}
 const char *cdp_handle_data_dir(const cdp_t *db) { return db->data_dir; }
 size_t cdp_region_count(const cdp_t *db) { return db->region_count; }
 const char *cdp_region_id(const cdp_t *db, size_t index) {
@@ -132,7 +171,7 @@ static cdp_status create_layout(cdp_t *db, const char *policy_dir, cdp_err *err)
     return status;
 }
 
-static cdp_status open_regions(cdp_t *db, int create, cdp_err *err) {
+static cdp_status open_regions(cdp_t *db, int create, size_t key_cache_entries, cdp_err *err) {
     char regions_dir[PATH_CAP], path[PATH_CAP];
     size_t count = cdp_policy_region_count(db->policy);
     db->regions = cdp_calloc(count, sizeof *db->regions);
@@ -159,7 +198,8 @@ static cdp_status open_regions(cdp_t *db, int create, cdp_err *err) {
         if (status == CDP_OK)
             status = cdp_region_open(path, id, &options, &slot->region, err);
         if (status == CDP_OK)
-            status = cdp_vault_new(slot->region, db->keystore, &slot->vault, err);
+            status = cdp_vault_new_with_cache(slot->region, db->keystore, key_cache_entries,
+                                              &slot->vault, err);
         db->region_count = i + 1;
     }
     return status;
@@ -242,7 +282,11 @@ cdp_status cdp_open(const char *data_dir, const cdp_options *options, cdp_t **ou
         created_dir = status != CDP_EXISTS;
         if (status != CDP_OK)
             goto fail;
-        status = open_regions(db, 1, &err);
+        status = open_regions(db, 1, options->key_cache_entries, &err);
+        if (status == CDP_OK)
+            status = cdp_path_join(path, sizeof path, data_dir, CDP_DIR_POLICIES, &err);
+        if (status == CDP_OK)
+            status = open_identity(db, path, &err);
         if (status == CDP_OK)
             status = cdp_path_join(path, sizeof path, data_dir, CDP_FILE_FORMAT, &err);
         /* Written last: a directory without FORMAT is a half-made one, never opened. */
@@ -268,7 +312,11 @@ cdp_status cdp_open(const char *data_dir, const cdp_options *options, cdp_t **ou
     if (status == CDP_OK)
         status = cdp_keystore_open(path, db->rootkey, &db->keystore, &err);
     if (status == CDP_OK)
-        status = open_regions(db, 0, &err);
+        status = open_regions(db, 0, options->key_cache_entries, &err);
+    if (status == CDP_OK)
+        status = cdp_path_join(path, sizeof path, data_dir, CDP_DIR_POLICIES, &err);
+    if (status == CDP_OK)
+        status = open_identity(db, path, &err);
     if (status != CDP_OK)
         goto fail;
     return CDP_OK;
@@ -295,6 +343,12 @@ void cdp_close(cdp_t *db) {
         cdp_region_close(db->regions[i].region);
     }
     cdp_free(db->regions);
+    for (size_t i = 0; i < db->region_locks_ready; i++)
+        pthread_mutex_destroy(&db->region_locks[i]);
+    cdp_free(db->region_locks);
+    cdp_free(db->vaults);
+    cdp_free(db->region_ids);
+    cdp_identity_rules_free(db->identity_rules);
     if (db->block_cache != NULL)
         rocksdb_cache_destroy(db->block_cache);
     cdp_keystore_close(db->keystore);

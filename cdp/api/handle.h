@@ -6,6 +6,8 @@
 #include "cdp/cdp.h"
 #include "crypto/keystore.h"
 #include "policy/policy.h"
+#include "identity/resolve.h"
+#include "identity/rules.h"
 #include "store/vault.h"
 #include "util/err.h"
 
@@ -21,6 +23,9 @@
 cdp_vault *cdp_handle_vault(cdp_t *db, const char *region);
 const cdp_policy *cdp_handle_policy(const cdp_t *db);
 const char *cdp_handle_data_dir(const cdp_t *db);
+
+/* The identity-resolution environment over every region. Borrowed until cdp_close. */
+const cdp_identity_env *cdp_handle_identity_env(const cdp_t *db);
 
 /* Records err as the calling thread's last error on db and returns its status. */
 cdp_status cdp_handle_fail(const cdp_t *db, const cdp_err *err);

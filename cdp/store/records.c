@@ -33,7 +33,8 @@ enum {
     PROFILE_IDENTITIES,
     PROFILE_TRAITS,
     PROFILE_CHANNELS,
-    PROFILE_MERGED_FROM
+    PROFILE_MERGED_FROM,
+    PROFILE_COMPUTED_JSON
 };
 enum {
     EVENT_EVENT_ID,
@@ -45,7 +46,9 @@ enum {
     EVENT_SOURCE,
     EVENT_CHANNEL,
     EVENT_PROPERTIES_JSON,
-    EVENT_CONTEXT_JSON
+    EVENT_CONTEXT_JSON,
+    EVENT_TRAITS_JSON,
+    EVENT_IDENTIFIERS_JSON
 };
 
 typedef enum field_kind {
@@ -105,6 +108,7 @@ static const field_spec profile_fields[] = {
     {"traits", KIND_ARRAY_OF_RECORD, &trait_spec},
     {"channels", KIND_ARRAY_OF_RECORD, &channel_spec},
     {"merged_from", KIND_ARRAY_OF_STRING, NULL},
+    {"computed_json", KIND_OPTIONAL_STRING, NULL},
 };
 static const field_spec event_fields[] = {
     {"event_id", KIND_STRING, NULL},
@@ -117,9 +121,11 @@ static const field_spec event_fields[] = {
     {"channel", KIND_OPTIONAL_STRING, NULL},
     {"properties_json", KIND_STRING, NULL},
     {"context_json", KIND_STRING, NULL},
+    {"traits_json", KIND_OPTIONAL_STRING, NULL},
+    {"identifiers_json", KIND_OPTIONAL_STRING, NULL},
 };
-static const record_spec profile_spec = {profile_fields, 9};
-static const record_spec event_spec = {event_fields, 10};
+static const record_spec profile_spec = {profile_fields, 10};
+static const record_spec event_spec = {event_fields, 12};
 
 static avro_schema_t unlink_schema(avro_schema_t schema) {
     return is_avro_link(schema) ? avro_schema_link_target(schema) : schema;
@@ -425,6 +431,9 @@ static cdp_status put_profile(avro_value_t *value, const cdp_profile_record *rec
         status = put_channels(&context, value, record);
     if (status == CDP_OK)
         status = put_merged_from(&context, value, record);
+    if (status == CDP_OK)
+        status = put_optional_string(&context, value, PROFILE_COMPUTED_JSON, record->computed_json,
+                                     "computed_json");
     return status;
 }
 
@@ -451,6 +460,12 @@ static cdp_status put_event(avro_value_t *value, const cdp_event_record *record,
     if (status == CDP_OK)
         status =
             put_string(&context, value, EVENT_CONTEXT_JSON, record->context_json, "context_json");
+    if (status == CDP_OK)
+        status = put_optional_string(&context, value, EVENT_TRAITS_JSON, record->traits_json,
+                                     "traits_json");
+    if (status == CDP_OK)
+        status = put_optional_string(&context, value, EVENT_IDENTIFIERS_JSON,
+                                     record->identifiers_json, "identifiers_json");
     return status;
 }
 
@@ -715,6 +730,9 @@ static cdp_status take_profile(avro_value_t *value, cdp_profile_record *out, cdp
         status = take_channels(&context, value, out);
     if (status == CDP_OK)
         status = take_merged_from(&context, value, out);
+    if (status == CDP_OK)
+        status = take_optional_string(&context, value, PROFILE_COMPUTED_JSON, &out->computed_json,
+                                      "computed_json");
     return status;
 }
 
@@ -741,6 +759,12 @@ static cdp_status take_event(avro_value_t *value, cdp_event_record *out, cdp_err
     if (status == CDP_OK)
         status =
             take_string(&context, value, EVENT_CONTEXT_JSON, &out->context_json, "context_json");
+    if (status == CDP_OK)
+        status = take_optional_string(&context, value, EVENT_TRAITS_JSON, &out->traits_json,
+                                      "traits_json");
+    if (status == CDP_OK)
+        status = take_optional_string(&context, value, EVENT_IDENTIFIERS_JSON,
+                                      &out->identifiers_json, "identifiers_json");
     return status;
 }
 
@@ -826,6 +850,7 @@ void cdp_profile_record_clear(cdp_profile_record *record) {
     for (size_t i = 0; record->merged_from != NULL && i < record->merged_from_count; i++)
         cdp_free(record->merged_from[i]);
     cdp_free(record->merged_from);
+    cdp_free(record->computed_json);
     memset(record, 0, sizeof *record);
 }
 
@@ -840,5 +865,7 @@ void cdp_event_record_clear(cdp_event_record *record) {
     cdp_free(record->channel);
     cdp_free(record->properties_json);
     cdp_free(record->context_json);
+    cdp_free(record->traits_json);
+    cdp_free(record->identifiers_json);
     memset(record, 0, sizeof *record);
 }

@@ -52,6 +52,7 @@ typedef struct cdp_profile_record {
     size_t channel_count;
     char **merged_from; /* profile ids merged into this one */
     size_t merged_from_count;
+    char *computed_json; /* JSON object of computed traits; may be NULL */
 } cdp_profile_record;
 
 typedef struct cdp_event_record {
@@ -65,6 +66,8 @@ typedef struct cdp_event_record {
     char *channel; /* may be NULL */
     char *properties_json; /* JSON object text, "{}" when none */
     char *context_json;    /* JSON object text, "{}" when none */
+    char *traits_json;      /* person traits the message carried (JSON object); may be NULL */
+    char *identifiers_json; /* [[type, normalized value], ...] it carried; may be NULL */
 } cdp_event_record;
 
 /* Append the single-object encoding to out. */

@@ -327,6 +327,14 @@ cdp_status cdp_region_write(cdp_region *region, cdp_batch *batch, int sync, cdp_
     return CDP_OK;
 }
 
+cdp_status cdp_region_sync_wal(cdp_region *region, cdp_err *err) {
+    char *rocks_message = NULL;
+    rocksdb_flush_wal(region->db, 1, &rocks_message);
+    if (rocks_message != NULL)
+        return rocks_error(err, rocks_message, "WAL sync", region);
+    return CDP_OK;
+}
+
 /* The smallest key greater than every key with this prefix: the prefix with its last non-0xff
  * byte incremented and the rest dropped. Returns 0 when no such key exists (all 0xff). */
 static int prefix_successor(const uint8_t *prefix, size_t len, uint8_t *out, size_t *out_len) {

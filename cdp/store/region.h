@@ -77,6 +77,9 @@ void cdp_batch_delete_range(cdp_batch *batch, cdp_region *region, cdp_cf cf,
 /* Applies the batch atomically. sync=1: durable (fsync of the WAL) when this returns. */
 cdp_status cdp_region_write(cdp_region *region, cdp_batch *batch, int sync, cdp_err *err);
 
+/* Makes every write so far durable: syncs the WAL (group commit for writes made with sync=0). */
+cdp_status cdp_region_sync_wal(cdp_region *region, cdp_err *err);
+
 /* Iterates the keys of cf that start with prefix (all keys when prefix_len is 0), in order. */
 typedef struct cdp_iter cdp_iter;
 cdp_status cdp_region_iter(cdp_region *region, cdp_cf cf, const uint8_t *prefix,

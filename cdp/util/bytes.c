@@ -112,11 +112,12 @@ void cdp_buf_free(cdp_buf *buf) {
 }
 
 static int fsync_parent_dir(const char *path) {
-    char *copy = cdp_strdup(path);
-    if (copy == NULL)
+    char copy[4096];
+    if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy) {
+        errno = ENAMETOOLONG;
         return -1;
+    }
     int dir = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    cdp_free(copy);
     if (dir < 0)
         return -1;
     int rc = fsync(dir);

@@ -33,6 +33,10 @@ typedef struct cdp_options {
      * set in the environment), sealed keystore, policy copy, one partition per region.
      * Refuses an existing directory (CDP_EXISTS). 0: open an existing one. */
     int create;
+    /* Unwrapped data keys cached per region, so reading a known person is one RocksDB read
+     * (0: 262,144 people, about 12.5 MiB per region, allocated on the region's first use; rounded
+     * up to a multiple of 4). Keys live in locked, guarded memory (sodium_malloc). */
+    size_t key_cache_entries;
 } cdp_options;
 
 /* Fills *options with the defaults (open an existing directory). */
@@ -65,6 +69,108 @@ const char *cdp_region_id(const cdp_t *db, size_t index);
  * new_epoch and rewrapped may be NULL. */
 cdp_status cdp_close_epoch(cdp_t *db, const char *region, uint32_t *new_epoch, size_t *rewrapped);
 
+
+/* ---- Callers: roles and actors ---------------------------------------------------------- */
+
+typedef enum cdp_role {
+    CDP_ROLE_INGEST = 1,      /* sends Segment-Spec events and consent */
+    CDP_ROLE_PERSONALIZATION, /* reads profiles for a stated purpose */
+    CDP_ROLE_DPO,             /* data protection officer: data-subject requests, unmerge */
+    CDP_ROLE_AUDITOR,         /* exports and verifies the audit log */
+    CDP_ROLE_ADMIN,           /* operations: metrics, keys, unmerge */
+} cdp_role;
+
+/* "ingest", "personalization", "dpo", "auditor", "admin"; "unknown" otherwise. Static. */
+const char *cdp_role_name(cdp_role role);
+/* Parses a role name; CDP_BAD_REQUEST for an unknown one. */
+cdp_status cdp_role_parse(const char *name, cdp_role *out);
+
+#define CDP_KEY_ID_MAX 32
+#define CDP_SOURCE_MAX 32
+#define CDP_PURPOSES_MAX 256
+
+/* Who is calling: the verified API key of an HTTP request, or the local operator of the CLI.
+ * Every read and write is decided and audited against it. */
+typedef struct cdp_actor {
+    char key_id[CDP_KEY_ID_MAX + 1]; /* public id of the API key; "local" for the CLI */
+    cdp_role role;
+    char region[CDP_REGION_ID_MAX + 1]; /* the key's region; data is read from it (others
+                                           are transfers) and written to it when no country */
+    char source[CDP_SOURCE_MAX + 1];    /* channel of an ingest key: web, ios, pos, ...; "" */
+    char purposes[CDP_PURPOSES_MAX + 1]; /* comma-separated purposes the key may state; "" any */
+    char request_id[64];                 /* for the audit log; "" when none */
+} cdp_actor;
+
+/* Fills *actor for the local operator (CLI). region NULL: the bundle's default region. */
+cdp_status cdp_actor_local(cdp_t *db, cdp_role role, const char *region, const char *source,
+                           cdp_actor *actor);
+
+/* ---- API keys (stored as hashes in DIR/apikeys, mode 0600) ---------------------------------- */
+
+/* Creates a key. region NULL: the default region. source: channel of an ingest key (NULL: none).
+ * purposes: comma-separated purposes the key may state (NULL: all its role allows).
+ * *secret is the key, shown once ("cdp_" + key id + "_" + 43 random base64url characters);
+ * caller owns it (free with cdp_free). info (may be NULL) receives the key's actor view. */
+cdp_status cdp_apikey_create(cdp_t *db, cdp_role role, const char *region, const char *source,
+                             const char *purposes, char **secret, cdp_actor *info);
+/* Checks a presented key in constant time against the stored hash. CDP_UNAUTHORIZED for a
+ * malformed, unknown or revoked key. Picks up keys created by another process since. */
+cdp_status cdp_apikey_verify(cdp_t *db, const char *secret, size_t secret_len, cdp_actor *out);
+/* Revokes by key id. CDP_NOT_FOUND for an unknown id. */
+cdp_status cdp_apikey_revoke(cdp_t *db, const char *key_id);
+/* JSON array of {"key_id","role","region","source","purposes","created_at","revoked"}; caller
+ * owns *json (free with cdp_free). Never includes secrets or hashes. */
+cdp_status cdp_apikey_list(cdp_t *db, char **json);
+
+/* Frees strings and buffers the library returned. Accepts NULL. */
+void cdp_free(void *pointer);
+
+/* ---- Ingest (Segment Spec) ----------------------------------------------------------------- */
+
+typedef struct cdp_ingest_result {
+    size_t accepted;   /* messages stored */
+    size_t duplicates; /* messages already stored (same messageId): stored once */
+    size_t rejected;   /* messages refused; each described in errors_json */
+    /* JSON array [{"index": i, "code": "bad_request", "message": "field: reason"}], or NULL when
+     * nothing was rejected. Caller owns it (free with cdp_ingest_result_clear). */
+    char *errors_json;
+} cdp_ingest_result;
+
+void cdp_ingest_result_clear(cdp_ingest_result *result);
+
+/* Ingests a request body: one Segment message (type_hint "identify", "track", "page",
+ * "screen", "group" or "alias", from the route; the message's own "type" must agree) or a batch
+ * (type_hint "batch": {"batch": [...]}, or NULL: a batch if the body has "batch", else one
+ * message). gpc: the request carried Sec-GPC: 1. Returns when the stored messages are durable.
+ * A single message's refusal is its status (CDP_BAD_REQUEST, CDP_INVALID_IDENTIFIER,
+ * CDP_SUPPRESSED, CDP_PAYLOAD_TOO_LARGE, ...); a batch returns CDP_OK with the good messages
+ * stored and each bad one described in result->errors_json, unless the body itself is bad
+ * (CDP_INVALID_JSON, CDP_PAYLOAD_TOO_LARGE, CDP_BAD_REQUEST). Role ingest, dpo or admin. */
+cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
+                      const char *body, size_t body_len, int gpc, cdp_ingest_result *result);
+
+/* ---- Profiles ------------------------------------------------------------------------------ */
+
+/* ref: "TYPE:VALUE" (email:alice@example.com, phone:+4722334455, user_id:u1, ...) or
+ * "profile:<32 hex>". CDP_INVALID_IDENTIFIER for a malformed ref; CDP_NOT_FOUND for nobody.
+ * purpose is required (CDP_PURPOSE_REQUIRED when NULL or empty). Each returns JSON text;
+ * caller owns *json (free with cdp_free). */
+
+/* {"profile_id", "region", "traits": {name: value}, "trait_sources": {name: {"source",
+ * "channel", "updated_at"}}, "computed": {...}, "channels": {channel: {"first_seen",
+ * "last_seen", "events"}}, "withheld": N} */
+cdp_status cdp_profile_get(cdp_t *db, const cdp_actor *actor, const char *purpose,
+                           const char *ref, char **json);
+/* {"events": [...newest first...], "next": "<cursor>"|null}; limit 1..1000 (0: 50). */
+cdp_status cdp_profile_events(cdp_t *db, const cdp_actor *actor, const char *purpose,
+                              const char *ref, size_t limit, const char *cursor, char **json);
+/* {"profile_id", "identities": [{"type", "value", "added_at", "source"}]} */
+cdp_status cdp_profile_identities(cdp_t *db, const cdp_actor *actor, const char *purpose,
+                                  const char *ref, char **json);
+/* Splits the identifier (and the events and traits it brought) off into its own profile.
+ * Role dpo or admin. {"profile_id": "...", "split_profile_id": "..."} */
+cdp_status cdp_unmerge(cdp_t *db, const cdp_actor *actor, const char *ref, const char *type,
+                       const char *value, char **json);
 
 #ifdef __cplusplus
 }

@@ -1,16 +1,192 @@
-/* cdpctl keys: key management. `rotate` closes a region's key epoch. (API keys: `create`,
- * `list` and `revoke` arrive with the HTTP server.) */
+/* cdpctl keys: API keys (`create`, `list`, `revoke`) and key epochs (`rotate`). An API key is
+ * printed once, at creation; only its hash is stored (DIR/apikeys). The API-key verbs work on
+ * the key file without opening the data directory, so they also work while `cdpctl serve`
+ * holds it open (RocksDB allows one process per directory), and a running server picks the
+ * change up on the next request. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "api/apikeys.h"
 #include "cli.h"
 
 static const char keys_usage[] =
-    "usage: cdpctl keys rotate --data DIR --region R\n"
-    "  Closes the region's key epoch: re-wraps every person's data key under a new KEK, moves\n"
-    "  the identity index to a new blind-index key, then destroys the old keys. Copies of the\n"
-    "  store made before (backups, copied directories) can no longer be decrypted.\n";
+    "usage: cdpctl keys create --data DIR --role ROLE [--region R] [--source NAME]\n"
+    "                          [--purposes P,...]\n"
+    "       cdpctl keys list --data DIR\n"
+    "       cdpctl keys revoke --data DIR --id KEY_ID\n"
+    "       cdpctl keys rotate --data DIR --region R\n"
+    "  create: prints a new API key on stdout, once. ROLE: ingest, personalization, dpo,\n"
+    "    auditor, admin. --region: the key's region (default: the policy's default region).\n"
+    "    --source: the channel of an ingest key (web, ios, pos, ...). --purposes: the only\n"
+    "    purposes the key may state (default: all its role allows).\n"
+    "  list: the keys as JSON (id, role, region, source, purposes, created_at, revoked).\n"
+    "  revoke: the key stops working at once, in running servers too.\n"
+    "  rotate: closes the region's key epoch: re-wraps every person's data key under a new\n"
+    "    KEK, moves the identity index to a new blind-index key, then destroys the old keys.\n"
+    "    Copies of the store made before (backups, copied directories) can no longer be\n"
+    "    decrypted.\n";
+
+/* The options every keys verb shares; each verb says which ones it takes. */
+typedef struct keys_args {
+    const char *data_dir, *region, *role, *source, *purposes, *key_id;
+} keys_args;
+
+enum { TAKES_REGION = 1, TAKES_ROLE = 2, TAKES_SOURCE = 4, TAKES_PURPOSES = 8, TAKES_ID = 16 };
+
+/* Parses argv into *args; returns -1 after printing the usage error. */
+static int parse_keys_args(const char *verb, int argc, char **argv, unsigned takes, keys_args *args,
+                           int *exit_code) {
+    static const struct option options[] = {
+        {"data", required_argument, NULL, 'd'},     {"region", required_argument, NULL, 'r'},
+        {"role", required_argument, NULL, 'o'},     {"source", required_argument, NULL, 's'},
+        {"purposes", required_argument, NULL, 'p'}, {"id", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    memset(args, 0, sizeof *args);
+    int option;
+    optind = 1;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        unsigned needed = option == 'r'   ? TAKES_REGION
+                          : option == 'o' ? TAKES_ROLE
+                          : option == 's' ? TAKES_SOURCE
+                          : option == 'p' ? TAKES_PURPOSES
+                          : option == 'i' ? TAKES_ID
+                                          : 0;
+        if (needed != 0 && !(takes & needed)) {
+            *exit_code = cli_usage_error(verb, keys_usage, "option not taken by this command");
+            return -1;
+        }
+        switch (option) {
+        case 'd':
+            args->data_dir = optarg;
+            break;
+        case 'r':
+            args->region = optarg;
+            break;
+        case 'o':
+            args->role = optarg;
+            break;
+        case 's':
+            args->source = optarg;
+            break;
+        case 'p':
+            args->purposes = optarg;
+            break;
+        case 'i':
+            args->key_id = optarg;
+            break;
+        case 'h':
+            fputs(keys_usage, stdout);
+            *exit_code = EXIT_OK;
+            return -1;
+        default:
+            *exit_code = cli_usage_error(verb, keys_usage, "unknown or incomplete option");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        *exit_code = cli_usage_error(verb, keys_usage, "unexpected argument");
+        return -1;
+    }
+    if (args->data_dir == NULL) {
+        *exit_code = cli_usage_error(verb, keys_usage, "--data DIR is required");
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuses a path that is not a data directory, as cdp_open would (exit 2). */
+static int check_data_dir(const char *verb, const char *data_dir) {
+    char path[4096];
+    struct stat info;
+    snprintf(path, sizeof path, "%s/FORMAT", data_dir);
+    if (stat(path, &info) == 0)
+        return EXIT_OK;
+    snprintf(path, sizeof path, "%s: no such data directory (cdpctl init)", data_dir);
+    return cli_fail(verb, CDP_NOT_FOUND, path);
+}
+
+static int keys_create(int argc, char **argv) {
+    keys_args args;
+    int code = EXIT_OK;
+    if (parse_keys_args("keys create", argc, argv,
+                        TAKES_REGION | TAKES_ROLE | TAKES_SOURCE | TAKES_PURPOSES, &args,
+                        &code) != 0)
+        return code;
+    cdp_role role;
+    if (args.role == NULL)
+        return cli_usage_error("keys create", keys_usage, "--role ROLE is required");
+    if (cdp_role_parse(args.role, &role) != CDP_OK) {
+        fprintf(stderr,
+                "cdpctl keys create: --role: unknown role \"%s\" (ingest, personalization, "
+                "dpo, auditor, admin)\n",
+                args.role);
+        return EXIT_USAGE;
+    }
+    code = check_data_dir("keys create", args.data_dir);
+    if (code != EXIT_OK)
+        return code;
+    char policy_dir[4096];
+    snprintf(policy_dir, sizeof policy_dir, "%s/policies", args.data_dir);
+    cdp_policy *policy = NULL;
+    cdp_err err = {0};
+    char *secret = NULL;
+    cdp_actor info;
+    cdp_status status = cdp_policy_load(policy_dir, &policy, &err);
+    if (status == CDP_OK)
+        status = cdp_apikeys_create_at(args.data_dir, policy, role, args.region, args.source,
+                                       args.purposes, &secret, &info, &err);
+    if (status == CDP_OK) {
+        printf("%s\n", secret);
+        fflush(stdout);
+        fprintf(stderr, "cdpctl keys create: key %s (role %s, region %s%s%s); shown once\n",
+                info.key_id, cdp_role_name(info.role), info.region,
+                info.source[0] ? ", source " : "", info.source);
+    }
+    code = status == CDP_OK ? EXIT_OK : cli_fail("keys create", status, err.message);
+    cdp_free(secret);
+    cdp_policy_free(policy);
+    return code;
+}
+
+static int keys_list(int argc, char **argv) {
+    keys_args args;
+    int code = EXIT_OK;
+    if (parse_keys_args("keys list", argc, argv, 0, &args, &code) != 0)
+        return code;
+    code = check_data_dir("keys list", args.data_dir);
+    if (code != EXIT_OK)
+        return code;
+    cdp_err err = {0};
+    char *json = NULL;
+    cdp_status status = cdp_apikeys_list_at(args.data_dir, &json, &err);
+    if (status == CDP_OK)
+        printf("%s\n", json);
+    code = status == CDP_OK ? EXIT_OK : cli_fail("keys list", status, err.message);
+    cdp_free(json);
+    return code;
+}
+
+static int keys_revoke(int argc, char **argv) {
+    keys_args args;
+    int code = EXIT_OK;
+    if (parse_keys_args("keys revoke", argc, argv, TAKES_ID, &args, &code) != 0)
+        return code;
+    if (args.key_id == NULL)
+        return cli_usage_error("keys revoke", keys_usage, "--id KEY_ID is required");
+    code = check_data_dir("keys revoke", args.data_dir);
+    if (code != EXIT_OK)
+        return code;
+    cdp_err err = {0};
+    cdp_status status = cdp_apikeys_revoke_at(args.data_dir, args.key_id, &err);
+    if (status == CDP_OK)
+        fprintf(stderr, "cdpctl keys revoke: key %s revoked\n", args.key_id);
+    code = status == CDP_OK ? EXIT_OK : cli_fail("keys revoke", status, err.message);
+    return code;
+}
 
 static int keys_rotate(int argc, char **argv) {
     static const struct option options[] = {
@@ -62,6 +238,12 @@ int cmd_keys(int argc, char **argv) {
         fputs(keys_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
+    if (strcmp(argv[1], "create") == 0)
+        return keys_create(argc - 1, argv + 1);
+    if (strcmp(argv[1], "list") == 0)
+        return keys_list(argc - 1, argv + 1);
+    if (strcmp(argv[1], "revoke") == 0)
+        return keys_revoke(argc - 1, argv + 1);
     if (strcmp(argv[1], "rotate") == 0)
         return keys_rotate(argc - 1, argv + 1);
     return cli_usage_error("keys", keys_usage, "unknown keys command");

@@ -9,8 +9,13 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  init --data DIR [--policies DIR]          create a data directory\n"
+    "  keys create --data DIR --role ROLE [--region R] [--source NAME] [--purposes P,...]\n"
+    "                                            create an API key; prints it once\n"
+    "  keys list --data DIR                      list API keys (never their secrets)\n"
+    "  keys revoke --data DIR --id KEY_ID        revoke an API key\n"
     "  keys rotate --data DIR --region R         close the region's key epoch: re-wrap every\n"
     "                                            data key, destroy the old keys\n"
+    "  serve --data DIR [--listen HOST:PORT]     run the HTTP server until SIGINT/SIGTERM\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
@@ -65,6 +70,8 @@ int main(int argc, char **argv) {
         return cmd_init(argc - 1, argv + 1);
     if (strcmp(command, "keys") == 0)
         return cmd_keys(argc - 1, argv + 1);
+    if (strcmp(command, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

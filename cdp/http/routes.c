@@ -1,0 +1,192 @@
+/* The route table of shared/API.md and its handlers. A route is one line of http_routes[]:
+ * method, path pattern, roles, flags, body limit, handler; the router does authentication,
+ * roles, rate limits and purpose checks from it, so a handler only calls the library. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http.h"
+
+#define INGEST_ROLES HTTP_ROLE(CDP_ROLE_INGEST)
+#define PROFILE_READ_ROLES (HTTP_ROLE(CDP_ROLE_PERSONALIZATION) | HTTP_ROLE(CDP_ROLE_DPO))
+#define UNMERGE_ROLES (HTTP_ROLE(CDP_ROLE_DPO) | HTTP_ROLE(CDP_ROLE_ADMIN))
+#define ADMIN_ROLES HTTP_ROLE(CDP_ROLE_ADMIN)
+#define INGEST_FLAGS (HTTP_ROUTE_BASIC_AUTH | HTTP_ROUTE_BODY)
+
+static enum MHD_Result handle_healthz(http_request *request);
+static enum MHD_Result handle_metrics(http_request *request);
+static enum MHD_Result handle_ingest(http_request *request);
+static enum MHD_Result handle_profile(http_request *request);
+static enum MHD_Result handle_profile_events(http_request *request);
+static enum MHD_Result handle_profile_identities(http_request *request);
+static enum MHD_Result handle_unmerge(http_request *request);
+
+/* Keep in step with policies/roles.json, which documents this table for operators. */
+const http_route http_routes[] = {
+    {"GET", "/healthz", 0, 0, 0, NULL, handle_healthz},
+    {"GET", "/metrics", ADMIN_ROLES, 0, 0, NULL, handle_metrics},
+    {"POST", "/v1/identify", INGEST_ROLES, INGEST_FLAGS, HTTP_EVENT_LIMIT, "identify",
+     handle_ingest},
+    {"POST", "/v1/track", INGEST_ROLES, INGEST_FLAGS, HTTP_EVENT_LIMIT, "track", handle_ingest},
+    {"POST", "/v1/page", INGEST_ROLES, INGEST_FLAGS, HTTP_EVENT_LIMIT, "page", handle_ingest},
+    {"POST", "/v1/screen", INGEST_ROLES, INGEST_FLAGS, HTTP_EVENT_LIMIT, "screen", handle_ingest},
+    {"POST", "/v1/group", INGEST_ROLES, INGEST_FLAGS, HTTP_EVENT_LIMIT, "group", handle_ingest},
+    {"POST", "/v1/alias", INGEST_ROLES, INGEST_FLAGS, HTTP_EVENT_LIMIT, "alias", handle_ingest},
+    {"POST", "/v1/batch", INGEST_ROLES, INGEST_FLAGS, HTTP_BATCH_LIMIT, "batch", handle_ingest},
+    /* POST /v1/consent (ingest, dpo; Basic allowed) joins when the library exposes consent. */
+    {"GET", "/v1/profiles/{ref}", PROFILE_READ_ROLES, HTTP_ROUTE_PURPOSE, 0, NULL, handle_profile},
+    {"GET", "/v1/profiles/{ref}/events", PROFILE_READ_ROLES, HTTP_ROUTE_PURPOSE, 0, NULL,
+     handle_profile_events},
+    {"GET", "/v1/profiles/{ref}/identities", PROFILE_READ_ROLES, HTTP_ROUTE_PURPOSE, 0, NULL,
+     handle_profile_identities},
+    {"POST", "/v1/profiles/{ref}/unmerge", UNMERGE_ROLES, HTTP_ROUTE_BODY, HTTP_EVENT_LIMIT, NULL,
+     handle_unmerge},
+};
+const size_t http_route_count = sizeof http_routes / sizeof http_routes[0];
+
+static const char json_content_type[] = "application/json";
+
+/* Sends library JSON (caller-owned, freed with cdp_free) with status 200. */
+static enum MHD_Result respond_library_json(http_request *request, char *json) {
+    return http_respond(request, 200, json_content_type, json, strlen(json), cdp_free);
+}
+
+static enum MHD_Result handle_healthz(http_request *request) {
+    static char body[] = "{\"status\": \"ok\"}\n";
+    return http_respond(request, 200, json_content_type, body, sizeof body - 1, NULL);
+}
+
+static enum MHD_Result handle_metrics(http_request *request) {
+    size_t len = 0;
+    char *text = http_metrics_render(request->server->metrics, &len);
+    if (text == NULL)
+        return http_respond_error(request, 500, "internal", "internal error");
+    return http_respond(request, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, free);
+}
+
+static const char *purpose_of(http_request *request) {
+    return MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "X-CDP-Purpose");
+}
+
+/* A query argument, percent-decoded into out; NULL when absent. libmicrohttpd leaves them raw
+ * because the server replaces its unescaping (see server.c). */
+static const char *query_argument(http_request *request, const char *name, char *out, size_t cap) {
+    const char *raw = MHD_lookup_connection_value(request->connection, MHD_GET_ARGUMENT_KIND, name);
+    if (raw == NULL)
+        return NULL;
+    snprintf(out, cap, "%s", raw);
+    out[MHD_http_unescape(out)] = '\0';
+    return out;
+}
+
+static enum MHD_Result handle_ingest(http_request *request) {
+    cdp_ingest_result result;
+    memset(&result, 0, sizeof result);
+    const char *gpc = MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Sec-GPC");
+    const char *body = request->body.data ? request->body.data : "";
+    cdp_status status =
+        cdp_ingest(request->server->db, &request->actor, request->route->type_hint, body,
+                   request->body.len, gpc != NULL && strcmp(gpc, "1") == 0, &result);
+    if (status != CDP_OK) {
+        cdp_ingest_result_clear(&result);
+        http_metrics_count_ingest(request->server->metrics, 0, 0, 1);
+        return http_respond_failure(request, status);
+    }
+    http_metrics_count_ingest(request->server->metrics, result.accepted, result.duplicates,
+                              result.rejected);
+    if (result.rejected == 0) {
+        cdp_ingest_result_clear(&result);
+        static char success[] = "{\"success\": true}\n";
+        return http_respond(request, 200, json_content_type, success, sizeof success - 1, NULL);
+    }
+    /* Some messages of a batch were refused: the good ones are stored, say which were not. */
+    json_t *errors = result.errors_json ? json_loads(result.errors_json, 0, NULL) : NULL;
+    json_t *answer = json_pack(
+        "{s:b, s:I, s:I, s:I, s:o}", "success", 1, "accepted", (json_int_t)result.accepted,
+        "duplicates", (json_int_t)result.duplicates, "rejected", (json_int_t)result.rejected,
+        "errors", errors != NULL ? errors : json_array());
+    cdp_ingest_result_clear(&result);
+    char *text = answer ? json_dumps(answer, JSON_PRESERVE_ORDER) : NULL;
+    json_decref(answer);
+    if (text == NULL)
+        return http_respond_error(request, 500, "internal", "internal error");
+    return http_respond(request, 200, json_content_type, text, strlen(text), free);
+}
+
+static enum MHD_Result handle_profile(http_request *request) {
+    char *json = NULL;
+    cdp_status status = cdp_profile_get(request->server->db, &request->actor, purpose_of(request),
+                                        request->param, &json);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return respond_library_json(request, json);
+}
+
+static enum MHD_Result handle_profile_events(http_request *request) {
+    char limit_text[32], cursor[512];
+    size_t limit = 0;
+    if (query_argument(request, "limit", limit_text, sizeof limit_text) != NULL) {
+        char *end = NULL;
+        unsigned long value = strtoul(limit_text, &end, 10);
+        if (limit_text[0] < '0' || limit_text[0] > '9' || *end != '\0' || value < 1 || value > 1000)
+            return http_respond_error(request, 400, "bad_request",
+                                      "limit: must be an integer from 1 to 1000");
+        limit = value;
+    }
+    const char *cursor_value = query_argument(request, "cursor", cursor, sizeof cursor);
+    char *json = NULL;
+    cdp_status status =
+        cdp_profile_events(request->server->db, &request->actor, purpose_of(request),
+                           request->param, limit, cursor_value, &json);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return respond_library_json(request, json);
+}
+
+static enum MHD_Result handle_profile_identities(http_request *request) {
+    char *json = NULL;
+    cdp_status status = cdp_profile_identities(request->server->db, &request->actor,
+                                               purpose_of(request), request->param, &json);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return respond_library_json(request, json);
+}
+
+/* The string's text; NULL for a non-string or one with an embedded NUL (it would be cut). */
+static const char *plain_string(json_t *value) {
+    const char *text = json_string_value(value);
+    return text != NULL && strlen(text) == json_string_length(value) ? text : NULL;
+}
+
+static enum MHD_Result handle_unmerge(http_request *request) {
+    json_error_t json_error;
+    json_t *root = json_loadb(request->body.data ? request->body.data : "", request->body.len,
+                              JSON_REJECT_DUPLICATES, &json_error);
+    if (root == NULL) {
+        char message[HTTP_MESSAGE_MAX];
+        snprintf(message, sizeof message, "body: line %d column %d: %s", json_error.line,
+                 json_error.column, json_error.text);
+        return http_respond_error(request, 400, "invalid_json", message);
+    }
+    json_t *identity = json_object_get(root, "identity");
+    const char *type = plain_string(json_object_get(identity, "type"));
+    const char *value = plain_string(json_object_get(identity, "value"));
+    enum MHD_Result result;
+    if (!json_is_object(identity)) {
+        result = http_respond_error(request, 400, "bad_request",
+                                    "identity: required object {\"type\", \"value\"}");
+    } else if (type == NULL || *type == '\0') {
+        result = http_respond_error(request, 400, "bad_request", "identity.type: required string");
+    } else if (value == NULL || *value == '\0') {
+        result = http_respond_error(request, 400, "bad_request", "identity.value: required string");
+    } else {
+        char *json = NULL;
+        cdp_status status =
+            cdp_unmerge(request->server->db, &request->actor, request->param, type, value, &json);
+        result = status == CDP_OK ? respond_library_json(request, json)
+                                  : http_respond_failure(request, status);
+    }
+    json_decref(root);
+    return result;
+}

@@ -1,0 +1,240 @@
+/* cdp-bench ingest: Segment batches through cdp_ingest (parse, normalize, resolve, seal, write,
+ * WAL sync) against the raw ceiling of the same work without privacy and identity: parse the
+ * same JSON, write each message's bytes to RocksDB, batched the same way (one write and one WAL
+ * sync per request of 100 messages). Mix: 60% track, 25% identify, 10% page, 5% alias over a
+ * warm store (every person identified once before measuring). */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/handle.h"
+#include "bench_ingest.h"
+#include "store/region.h"
+#include "util/fs.h"
+
+#define BATCH 100
+
+typedef struct ingest_job {
+    cdp_t *db;
+    cdp_region *raw;
+    char **bodies;
+    size_t *lengths;
+    size_t first, count;
+    int failed;
+} ingest_job;
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One message of the mix for person p (0-based), event number n. */
+static void message(char *out, size_t cap, size_t p, size_t n, unsigned roll) {
+    static const char *sources[] = {"web", "ios", "pos", "call_center"};
+    const char *channel = sources[n % 4];
+    if (roll < 60)
+        snprintf(out, cap,
+                 "{\"type\":\"track\",\"userId\":\"user-%zu\",\"event\":\"%s\",\"messageId\":"
+                 "\"m-%zu\",\"timestamp\":\"2026-11-%02zuT10:%02zu:00Z\",\"properties\":{"
+                 "\"product_id\":\"sku-%zu\",\"price\":%zu.99,\"currency\":\"EUR\","
+                 "\"category\":\"shoes\"},\"context\":{\"channel\":\"%s\",\"locale\":\"de-DE\","
+                 "\"library\":{\"name\":\"analytics-node\",\"version\":\"2.1.0\"},\"ip\":"
+                 "\"203.0.113.7\",\"userAgent\":\"Mozilla/5.0 (X11; Linux x86_64)\"}}",
+                 p, n % 10 == 0 ? "Order Completed" : "Product Viewed", n, 1 + n % 28, n % 60,
+                 n % 5000, 10 + n % 90, channel);
+    else if (roll < 85)
+        snprintf(out, cap,
+                 "{\"type\":\"identify\",\"userId\":\"user-%zu\",\"anonymousId\":\"anon-%zu\","
+                 "\"messageId\":\"m-%zu\",\"timestamp\":\"2026-11-%02zuT11:00:00Z\",\"traits\":{"
+                 "\"email\":\"person%zu@shop.example\",\"first_name\":\"Kim\",\"last_name\":"
+                 "\"Berg\",\"plan\":\"gold\",\"address\":{\"city\":\"Berlin\",\"country\":\"DE\"}"
+                 "%s},\"context\":{\"channel\":\"%s\",\"library\":{\"name\":\"analytics-node\"}}}",
+                 p, p, n, 1 + n % 28, p,
+                 n % 4 == 0 ? ",\"phone\":\"+49 30 1234567\"" : "", channel);
+    else if (roll < 95)
+        snprintf(out, cap,
+                 "{\"type\":\"page\",\"anonymousId\":\"anon-%zu\",\"name\":\"Product\","
+                 "\"messageId\":\"m-%zu\",\"timestamp\":\"2026-11-%02zuT12:00:00Z\","
+                 "\"properties\":{\"path\":\"/p/%zu\",\"url\":\"https://shop.example/p/%zu\","
+                 "\"title\":\"Shoes\"},\"context\":{\"channel\":\"web\"}}",
+                 p, n, 1 + n % 28, n % 5000, n % 5000);
+    else
+        snprintf(out, cap,
+                 "{\"type\":\"alias\",\"previousId\":\"anon-%zu\",\"userId\":\"user-%zu\","
+                 "\"messageId\":\"m-%zu\",\"timestamp\":\"2026-11-%02zuT13:00:00Z\"}",
+                 p, p, n, 1 + n % 28);
+}
+
+/* Builds request bodies of BATCH messages; returns how many. Caller frees. */
+static size_t build_bodies(size_t events, size_t people, size_t offset, char ***bodies_out,
+                           size_t **lengths_out, int warmup) {
+    size_t count = (events + BATCH - 1) / BATCH;
+    char **bodies = calloc(count, sizeof *bodies);
+    size_t *lengths = calloc(count, sizeof *lengths);
+    char line[2048];
+    unsigned seed = 42;
+    for (size_t b = 0; b < count; b++) {
+        size_t cap = BATCH * 1200, used = 0;
+        char *body = malloc(cap);
+        used += (size_t)snprintf(body, cap, "{\"batch\":[");
+        for (size_t i = 0; i < BATCH && b * BATCH + i < events; i++) {
+            size_t n = offset + b * BATCH + i;
+            seed = seed * 1103515245u + 12345u;
+            size_t person = warmup ? n % people : (seed >> 8) % people;
+            message(line, sizeof line, person, n, warmup ? 70 : (seed >> 4) % 100);
+            size_t len = strlen(line);
+            if (used + len + 4 > cap) {
+                cap *= 2;
+                body = realloc(body, cap);
+            }
+            if (i > 0)
+                body[used++] = ',';
+            memcpy(body + used, line, len);
+            used += len;
+        }
+        used += (size_t)snprintf(body + used, cap - used, "]}");
+        bodies[b] = body;
+        lengths[b] = used;
+    }
+    *bodies_out = bodies;
+    *lengths_out = lengths;
+    return count;
+}
+
+static void *run_cdp(void *arg) {
+    ingest_job *job = arg;
+    cdp_actor actor;
+    memset(&actor, 0, sizeof actor);
+    actor.role = CDP_ROLE_INGEST;
+    snprintf(actor.key_id, sizeof actor.key_id, "bench");
+    snprintf(actor.region, sizeof actor.region, "eu");
+    snprintf(actor.source, sizeof actor.source, "web");
+    for (size_t b = job->first; b < job->first + job->count; b++) {
+        cdp_ingest_result result;
+        if (cdp_ingest(job->db, &actor, "batch", job->bodies[b], job->lengths[b], 0, &result) !=
+                CDP_OK ||
+            result.rejected != 0) {
+            fprintf(stderr, "cdp-bench ingest: %s %s\n", cdp_errmsg(job->db),
+                    result.errors_json ? result.errors_json : "");
+            job->failed = 1;
+        }
+        cdp_ingest_result_clear(&result);
+    }
+    return NULL;
+}
+
+/* The ceiling: parse the same JSON, write each message's bytes under its messageId. */
+static void *run_raw(void *arg) {
+    ingest_job *job = arg;
+    cdp_batch *batch = cdp_batch_new();
+    for (size_t b = job->first; b < job->first + job->count; b++) {
+        json_error_t error;
+        json_t *root = json_loadb(job->bodies[b], job->lengths[b], JSON_REJECT_DUPLICATES, &error);
+        json_t *messages = json_object_get(root, "batch");
+        size_t index;
+        json_t *item;
+        cdp_batch_clear(batch);
+        json_array_foreach(messages, index, item) {
+            const char *id = json_string_value(json_object_get(item, "messageId"));
+            char *bytes = json_dumps(item, JSON_COMPACT);
+            cdp_batch_put(batch, job->raw, CDP_CF_EVENTS, (const uint8_t *)id, strlen(id),
+                          (const uint8_t *)bytes, strlen(bytes));
+            free(bytes);
+        }
+        cdp_err err = {0};
+        if (cdp_region_write(job->raw, batch, 0, &err) != CDP_OK ||
+            cdp_region_sync_wal(job->raw, &err) != CDP_OK)
+            job->failed = 1;
+        json_decref(root);
+    }
+    cdp_batch_free(batch);
+    return NULL;
+}
+
+static double timed(void *(*fn)(void *), ingest_job *template, size_t bodies, int threads) {
+    pthread_t ids[8];
+    ingest_job jobs[8];
+    double start = seconds();
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = *template;
+        jobs[t].first = bodies * (size_t)t / (size_t)threads;
+        jobs[t].count = bodies * (size_t)(t + 1) / (size_t)threads - jobs[t].first;
+        pthread_create(&ids[t], NULL, fn, &jobs[t]);
+    }
+    for (int t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+        if (jobs[t].failed)
+            template->failed = 1;
+    }
+    return seconds() - start;
+}
+
+static void free_bodies(char **bodies, size_t *lengths, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(lengths);
+}
+
+int cdp_bench_ingest(size_t events, const char *policy_dir) {
+    size_t people = events / 10 > 100 ? events / 10 : 100;
+    char base[] = "/tmp/cdp-bench-ingest-XXXXXX";
+    if (mkdtemp(base) == NULL)
+        return 1;
+    json_object_seed(0);
+    int result = 0;
+    for (int threads = 1; threads <= 2 && result == 0; threads++) {
+        char data_dir[512], raw_dir[512];
+        snprintf(data_dir, sizeof data_dir, "%s/data-%d", base, threads);
+        snprintf(raw_dir, sizeof raw_dir, "%s/raw-%d", base, threads);
+        cdp_options options;
+        cdp_options_default(&options);
+        options.create = 1;
+        options.policy_dir = policy_dir;
+        cdp_t *db = NULL;
+        if (cdp_open(data_dir, &options, &db) != CDP_OK) {
+            fprintf(stderr, "cdp-bench ingest: %s\n", cdp_errmsg(db));
+            cdp_close(db);
+            return 1;
+        }
+        cdp_err err = {0};
+        cdp_region_options raw_options = {.create = 1};
+        cdp_region *raw = NULL;
+        if (cdp_region_open(raw_dir, "eu", &raw_options, &raw, &err) != CDP_OK) {
+            fprintf(stderr, "cdp-bench ingest: %s\n", err.message);
+            cdp_close(db);
+            return 1;
+        }
+        /* Warm store: every person identified once (not measured). */
+        char **bodies = NULL;
+        size_t *lengths = NULL;
+        size_t count = build_bodies(people, people, 10000000, &bodies, &lengths, 1);
+        ingest_job job = {.db = db, .raw = raw, .bodies = bodies, .lengths = lengths};
+        timed(run_cdp, &job, count, 2);
+        timed(run_raw, &job, count, 2);
+        free_bodies(bodies, lengths, count);
+        count = build_bodies(events, people, 0, &bodies, &lengths, 0);
+        job.bodies = bodies;
+        job.lengths = lengths;
+        double raw_seconds = timed(run_raw, &job, count, threads);
+        double cdp_seconds = timed(run_cdp, &job, count, threads);
+        if (job.failed)
+            result = 1;
+        double ops = (double)events / cdp_seconds, ceiling = (double)events / raw_seconds;
+        printf("{\"bench\": \"ingest\", \"threads\": %d, \"ops_per_s\": %.0f, "
+               "\"ceiling_ops_per_s\": %.0f, \"ratio\": %.3f, \"events\": %zu, \"people\": %zu, "
+               "\"batch\": %d}\n",
+               threads, ops, ceiling, ops / ceiling, events, people, BATCH);
+        fflush(stdout);
+        free_bodies(bodies, lengths, count);
+        cdp_region_close(raw);
+        cdp_close(db);
+    }
+    if (getenv("CDP_BENCH_KEEP") == NULL)
+        cdp_remove_tree(base);
+    return result;
+}

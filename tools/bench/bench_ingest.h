@@ -1,0 +1,10 @@
+/* cdp-bench ingest (see bench_ingest.c). */
+#ifndef CDP_BENCH_INGEST_H
+#define CDP_BENCH_INGEST_H
+
+#include <stddef.h>
+
+/* Runs the ingest benchmark with 1 and 2 threads; prints one JSON line each. 0 on success. */
+int cdp_bench_ingest(size_t events, const char *policy_dir);
+
+#endif

@@ -163,6 +163,8 @@ expect_header metrics_is_prometheus_text '^Content-Type: text/plain; version=0\.
 expect_body metrics_counts_healthz 'cdp_http_requests_total{method="GET",route="/healthz",status="200"}'
 expect_body metrics_has_histogram 'cdp_http_request_duration_seconds_bucket{method="GET",route="/healthz",status="200",le="+Inf"}'
 expect_body metrics_counts_denials 'cdp_http_errors_total{code="unauthorized"}'
+expect_body metrics_has_library_counters '# TYPE cdp_merges_total counter'
+expect_body metrics_has_quarantine_counter 'cdp_quarantined_merges_total '
 if grep -qE '^cdp_http_errors_total\{code="forbidden"\} [1-9]' "$work/body"; then pass; else
     fail metrics_counts_forbidden "forbidden count not positive"; fi
 

@@ -18,6 +18,7 @@
 #include "store/region.h"
 #include "store/vault.h"
 #include "support/testutil.h"
+#include "util/alloc.h"
 #include "util/bytes.h"
 
 /* ---- the cache alone ------------------------------------------------------------------------ */
@@ -141,6 +142,35 @@ Test(keycache, clock_spares_an_entry_used_since_the_hand_last_passed) {
     cr_assert_not(cache_has(cache, 1));
     cr_assert(cache_has(cache, 2));
     cr_assert(cache_has(cache, 101));
+    cdp_keycache_free(cache);
+}
+
+Test(keycache, running_out_of_memory_fails_creation_or_leaves_the_cache_empty_not_broken) {
+    cdp_keycache *cache = NULL;
+    cdp_err err = {0};
+    for (long n = 0; n < 2; n++) {
+        cdp_alloc_fail_after(n);
+        cr_assert_eq(cdp_keycache_new(64, &cache, &err), CDP_NOMEM, "allocation %ld", n);
+        cr_assert_null(cache);
+        cdp_alloc_fail_reset();
+    }
+    /* The tables come at first use; if they cannot, the cache stays empty for good. */
+    cr_assert_eq(cdp_keycache_new(64, &cache, &err), CDP_OK);
+    cdp_alloc_fail_after(0);
+    uint8_t id[CDP_KEYCACHE_ID_BYTES], key[CDP_KEYCACHE_KEY_BYTES];
+    cdp_keycache_ticket ticket = 1;
+    id_of(id, 1);
+    key_for(key, id);
+    cr_assert_eq(cdp_keycache_get(cache, id, key, &ticket), 0);
+    cr_assert_eq(ticket, 0, "no ticket from a cache without tables");
+    cdp_alloc_fail_reset();
+    cache_put(cache, 1);
+    cdp_keycache_forget(cache, id);
+    cr_assert_not(cache_has(cache, 1));
+    uint64_t hits = 0, misses = 0;
+    cdp_keycache_stats(cache, &hits, &misses);
+    cr_assert_eq(hits, 0);
+    cr_assert_eq(misses, 2);
     cdp_keycache_free(cache);
 }
 

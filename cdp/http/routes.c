@@ -60,9 +60,23 @@ static enum MHD_Result handle_healthz(http_request *request) {
 static enum MHD_Result handle_metrics(http_request *request) {
     size_t len = 0;
     char *text = http_metrics_render(request->server->metrics, &len);
-    if (text == NULL)
+    char *library = NULL;
+    if (text == NULL || cdp_metrics_text(request->server->db, &library) != CDP_OK) {
+        free(text);
         return http_respond_error(request, 500, "internal", "internal error");
-    return http_respond(request, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, free);
+    }
+    /* The HTTP layer's counters, then the library's (events, merges, refusals, ...). */
+    size_t library_len = strlen(library);
+    char *joined = realloc(text, len + library_len + 1);
+    if (joined == NULL) {
+        free(text);
+        cdp_free(library);
+        return http_respond_error(request, 500, "internal", "internal error");
+    }
+    memcpy(joined + len, library, library_len + 1);
+    cdp_free(library);
+    return http_respond(request, 200, "text/plain; version=0.0.4; charset=utf-8", joined,
+                        len + library_len, free);
 }
 
 static const char *purpose_of(http_request *request) {

@@ -298,10 +298,32 @@ static void add_order(json_t *computed, const char *currency, double revenue, in
         json_object_set_new(computed, "last_order_at", json_integer(last_order_at));
 }
 
+/* 1 when computed[key] already holds value with a time at or after time_ms: nothing to do. */
+static int newest_already(json_t *computed, const char *key, const char *value, int64_t time_ms) {
+    json_t *current = json_object_get(computed, key);
+    return json_is_object(current) &&
+           json_integer_value(json_object_get(current, "at")) >= time_ms &&
+           json_is_string(json_object_get(current, "value")) &&
+           strcmp(json_string_value(json_object_get(current, "value")), value) == 0;
+}
+
 cdp_status cdp_profile_update_computed(cdp_profile_record *profile, const char *event_name,
                                        json_t *properties, const char *locale,
                                        const char *timezone, int64_t time_ms) {
+    int order = event_name != NULL && strcmp(event_name, "Order Completed") == 0 &&
+                json_is_object(properties);
+    int has_locale = locale != NULL && *locale, has_timezone = timezone != NULL && *timezone;
+    if (!order && !has_locale && !has_timezone)
+        return CDP_OK; /* most events change nothing computed: skip the JSON round trip */
     json_t *computed = load_computed(profile);
+    if (computed == NULL)
+        return CDP_NOMEM;
+    if (!order && (!has_locale || newest_already(computed, "preferred_language", locale,
+                                                  time_ms)) &&
+        (!has_timezone || newest_already(computed, "timezone", timezone, time_ms))) {
+        json_decref(computed);
+        return CDP_OK;
+    }
     if (computed == NULL)
         return CDP_NOMEM;
     if (locale != NULL && *locale)

@@ -149,6 +149,13 @@ void cdp_ingest_result_clear(cdp_ingest_result *result);
 cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
                       const char *body, size_t body_len, int gpc, cdp_ingest_result *result);
 
+/* ---- Metrics ------------------------------------------------------------------------------ */
+
+/* The library's counters in Prometheus text format 0.0.4 (cdp_events_ingested_total,
+ * cdp_merges_total, cdp_merge_refusals_total, cdp_quarantined_merges_total, ...). Caller owns
+ * *text (free with cdp_free). */
+cdp_status cdp_metrics_text(cdp_t *db, char **text);
+
 /* ---- Profiles ------------------------------------------------------------------------------ */
 
 /* ref: "TYPE:VALUE" (email:alice@example.com, phone:+4722334455, user_id:u1, ...) or

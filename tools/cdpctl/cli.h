@@ -19,5 +19,6 @@ int cli_usage_error(const char *verb, const char *usage, const char *message);
 int cmd_init(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

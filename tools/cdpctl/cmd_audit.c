@@ -307,7 +307,7 @@ static int audit_export(int argc, char **argv) {
     }
     partial[0] = '\0';
     fprintf(stderr,
-            "cdpctl %s: region %s: %" PRIu64 " records (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
+            "cdpctl %s: region %s: %" PRIu64 " records (seqs [%" PRIu64 ", %" PRIu64 ")), %" PRIu64
             " checkpoints, tree size %" PRIu64 "%s\n",
             export_verb, region, stats.records, stats.first_seq, stats.end_seq, stats.checkpoints,
             stats.tree_size, stats.filtered ? ", filtered (with inclusion proofs)" : "");

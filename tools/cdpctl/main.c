@@ -16,6 +16,10 @@ static const char usage[] =
     "  keys rotate --data DIR --region R         close the region's key epoch: re-wrap every\n"
     "                                            data key, destroy the old keys\n"
     "  serve --data DIR [--listen HOST:PORT]     run the HTTP server until SIGINT/SIGTERM\n"
+    "  audit export --data DIR [--region R] [--from T] [--to T] --format jsonl|avro --out FILE\n"
+    "                                            export the audit log (signed checkpoints)\n"
+    "  audit pubkey --data DIR --region R        print the region's audit public key (hex)\n"
+    "  audit verify --pubkey HEX FILE            verify an export offline; exit 0 only if intact\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
@@ -72,6 +76,8 @@ int main(int argc, char **argv) {
         return cmd_keys(argc - 1, argv + 1);
     if (strcmp(command, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(command, "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

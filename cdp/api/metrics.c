@@ -1,0 +1,55 @@
+/* cdp_metrics_text: the library's counters for /metrics, in Prometheus text format. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/handle.h"
+#include "util/alloc.h"
+
+cdp_status cdp_metrics_text(cdp_t *db, char **text) {
+    cdp_err err = {0};
+    if (db == NULL || text == NULL) {
+        cdp_err_set(&err, CDP_MISUSE, "metrics: NULL argument");
+        return cdp_handle_fail(db, &err);
+    }
+    const cdp_identity_counters *counters = cdp_handle_identity_env(db)->counters;
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } rows[] = {
+        {"cdp_events_ingested_total", "Messages stored.",
+         offsetof(cdp_identity_counters, events)},
+        {"cdp_events_duplicate_total", "Messages dropped as already stored (same messageId).",
+         offsetof(cdp_identity_counters, duplicates)},
+        {"cdp_profiles_created_total", "Profiles created.",
+         offsetof(cdp_identity_counters, profiles_created)},
+        {"cdp_merges_total", "Profiles merged into another.",
+         offsetof(cdp_identity_counters, merges)},
+        {"cdp_merge_refusals_total",
+         "Merges or identifier attachments refused by an identity rule.",
+         offsetof(cdp_identity_counters, merge_refusals)},
+        {"cdp_quarantined_merges_total",
+         "Messages that would have merged too many profiles at once (held for review).",
+         offsetof(cdp_identity_counters, quarantined)},
+        {"cdp_blocked_identifiers_total", "Identifiers ignored as blocked placeholder values.",
+         offsetof(cdp_identity_counters, blocked_identifiers)},
+    };
+    char buffer[4096];
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const _Atomic unsigned long long *value =
+            (const _Atomic unsigned long long *)((const char *)counters + rows[i].offset);
+        int n = snprintf(buffer + used, sizeof buffer - used,
+                         "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", rows[i].name,
+                         rows[i].help, rows[i].name, rows[i].name, atomic_load(value));
+        if (n < 0 || (size_t)n >= sizeof buffer - used)
+            break;
+        used += (size_t)n;
+    }
+    *text = cdp_strndup(buffer, used);
+    if (*text == NULL) {
+        cdp_err_set(&err, CDP_NOMEM, "out of memory");
+        return cdp_handle_fail(db, &err);
+    }
+    return CDP_OK;
+}

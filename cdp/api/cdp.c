@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit/log.h"
 #include "crypto/rootkey.h"
 #include "store/codec.h"
 #include "store/region.h"
@@ -27,6 +28,7 @@ typedef struct region_slot {
     char id[CDP_REGION_NAME_MAX + 1];
     cdp_region *region;
     cdp_vault *vault;
+    cdp_audit_log *audit; /* the region's tamper-evident log of every decision */
 } region_slot;
 
 struct cdp {
@@ -40,6 +42,7 @@ struct cdp {
     /* Identity resolution over the regions (arrays parallel to regions). */
     cdp_identity_rules *identity_rules;
     cdp_vault **vaults;
+    cdp_audit_log **audit_logs;
     const char **region_ids;
     pthread_mutex_t *region_locks;
     size_t region_locks_ready;
@@ -79,6 +82,13 @@ void cdp_handle_lock_shared(cdp_t *db) { pthread_rwlock_rdlock(&db->lock); }
 void cdp_handle_lock_exclusive(cdp_t *db) { pthread_rwlock_wrlock(&db->lock); }
 void cdp_handle_unlock(cdp_t *db) { pthread_rwlock_unlock(&db->lock); }
 
+cdp_audit_log *cdp_handle_audit_log(cdp_t *db, const char *region) {
+    for (size_t i = 0; region != NULL && i < db->region_count; i++)
+        if (strcmp(db->regions[i].id, region) == 0)
+            return db->regions[i].audit;
+    return NULL;
+}
+
 cdp_vault *cdp_handle_vault(cdp_t *db, const char *region) {
     for (size_t i = 0; i < db->region_count; i++)
         if (strcmp(db->regions[i].id, region) == 0)
@@ -96,12 +106,15 @@ static cdp_status open_identity(cdp_t *db, const char *policy_dir, cdp_err *err)
         return status;
     size_t count = db->region_count;
     db->vaults = cdp_calloc(count, sizeof *db->vaults);
+    db->audit_logs = cdp_calloc(count, sizeof *db->audit_logs);
     db->region_ids = cdp_calloc(count, sizeof *db->region_ids);
     db->region_locks = cdp_calloc(count, sizeof *db->region_locks);
-    if (db->vaults == NULL || db->region_ids == NULL || db->region_locks == NULL)
+    if (db->vaults == NULL || db->audit_logs == NULL || db->region_ids == NULL ||
+        db->region_locks == NULL)
         return cdp_err_set(err, CDP_NOMEM, "out of memory");
     for (size_t i = 0; i < count; i++) {
         db->vaults[i] = db->regions[i].vault;
+        db->audit_logs[i] = db->regions[i].audit;
         db->region_ids[i] = db->regions[i].id;
         if (pthread_mutex_init(&db->region_locks[i], NULL) != 0)
             return cdp_err_set(err, CDP_INTERNAL, "cannot create a region lock");
@@ -109,6 +122,7 @@ static cdp_status open_identity(cdp_t *db, const char *policy_dir, cdp_err *err)
     }
     db->identity_env = (cdp_identity_env){
         .vaults = db->vaults,
+        .audit_logs = db->audit_logs,
         .region_ids = db->region_ids,
         .region_locks = db->region_locks,
         .region_count = count,
@@ -200,6 +214,8 @@ static cdp_status open_regions(cdp_t *db, int create, size_t key_cache_entries, 
         if (status == CDP_OK)
             status = cdp_vault_new_with_cache(slot->region, db->keystore, key_cache_entries,
                                               &slot->vault, err);
+        if (status == CDP_OK)
+            status = cdp_audit_log_open(slot->region, id, db->keystore, NULL, &slot->audit, err);
         db->region_count = i + 1;
     }
     return status;
@@ -325,8 +341,10 @@ fail:
     if (created_dir) {
         /* Undo a half-made directory so a retry of init starts clean. */
         for (size_t i = 0; i < db->region_count; i++) {
+            cdp_audit_log_close(db->regions[i].audit);
             cdp_vault_free(db->regions[i].vault);
             cdp_region_close(db->regions[i].region);
+            db->regions[i].audit = NULL;
             db->regions[i].vault = NULL;
             db->regions[i].region = NULL;
         }
@@ -339,6 +357,7 @@ void cdp_close(cdp_t *db) {
     if (db == NULL)
         return;
     for (size_t i = 0; db->regions != NULL && i < db->region_count; i++) {
+        cdp_audit_log_close(db->regions[i].audit);
         cdp_vault_free(db->regions[i].vault);
         cdp_region_close(db->regions[i].region);
     }
@@ -347,6 +366,7 @@ void cdp_close(cdp_t *db) {
         pthread_mutex_destroy(&db->region_locks[i]);
     cdp_free(db->region_locks);
     cdp_free(db->vaults);
+    cdp_free(db->audit_logs);
     cdp_free(db->region_ids);
     cdp_identity_rules_free(db->identity_rules);
     if (db->block_cache != NULL)
@@ -376,6 +396,20 @@ cdp_status cdp_close_epoch(cdp_t *db, const char *region, uint32_t *new_epoch,
     }
     cdp_handle_lock_exclusive(db);
     cdp_status status = cdp_vault_close_epoch(vault, new_epoch, rewrapped, &err);
+    if (status == CDP_OK) {
+        /* Audited, and a checkpoint signed with the new epoch's key right away. */
+        cdp_audit_log *log = cdp_handle_audit_log(db, region);
+        static const char *const categories[] = {"keys"};
+        cdp_audit_entry entry = {.actor_key_id = "local",
+                                 .actor_role = "admin",
+                                 .operation = "keys.rotate",
+                                 .categories = categories,
+                                 .category_count = 1,
+                                 .decision = CDP_AUDIT_ALLOW};
+        status = cdp_audit_write(log, NULL, &entry, 1, 1, NULL, &err);
+        if (status == CDP_OK)
+            status = cdp_audit_checkpoint_now(log, NULL, &err);
+    }
     cdp_handle_unlock(db);
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
 }

@@ -3,6 +3,7 @@
 #ifndef CDP_API_HANDLE_H
 #define CDP_API_HANDLE_H
 
+#include "audit/log.h"
 #include "cdp/cdp.h"
 #include "crypto/keystore.h"
 #include "policy/policy.h"
@@ -18,6 +19,9 @@
 #define CDP_DIR_POLICIES "policies"
 #define CDP_DIR_REGIONS "regions"
 #define CDP_FORMAT_LINE "cdp-data 1\n"
+
+/* The audit log of a region; NULL for an unknown region. Borrowed until cdp_close. */
+cdp_audit_log *cdp_handle_audit_log(cdp_t *db, const char *region);
 
 /* The vault of a region; NULL for an unknown region. Borrowed until cdp_close. */
 cdp_vault *cdp_handle_vault(cdp_t *db, const char *region);

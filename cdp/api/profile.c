@@ -120,6 +120,26 @@ static cdp_status resolve_ref(cdp_t *db, const cdp_actor *actor, const char *ref
     return status;
 }
 
+/* Appends the read to the person's region log before any data leaves. The record reaches the
+ * WAL now and disk at the next sync (every ingest request and checkpoint syncs). */
+static cdp_status audit_access(cdp_t *db, const cdp_actor *actor, const person_view *view,
+                               const char *operation, const char *purpose, cdp_err *err) {
+    const cdp_identity_env *env = cdp_handle_identity_env(db);
+    static const char *const categories[] = {"profile"};
+    cdp_audit_entry entry = {
+        .actor_key_id = cdp_audit_token_ok(actor->key_id) ? actor->key_id : "unknown",
+        .actor_role = cdp_role_name(actor->role),
+        .operation = operation,
+        .purpose = purpose != NULL && cdp_audit_token_ok(purpose) ? purpose : NULL,
+        .profile_id = view->person.profile_id,
+        .categories = categories,
+        .category_count = 1,
+        .decision = CDP_AUDIT_ALLOW,
+        .request_id = cdp_audit_token_ok(actor->request_id) ? actor->request_id : NULL,
+    };
+    return cdp_audit_write(env->audit_logs[view->region_index], NULL, &entry, 1, 0, NULL, err);
+}
+
 static cdp_status finish_json(json_t *object, char **json, cdp_err *err) {
     char *text = object ? json_dumps(object, JSON_COMPACT) : NULL;
     json_decref(object);
@@ -200,6 +220,8 @@ cdp_status cdp_profile_get(cdp_t *db, const cdp_actor *actor, const char *purpos
     cdp_handle_lock_shared(db);
     status = resolve_ref(db, actor, ref, &view, &err);
     if (status == CDP_OK)
+        status = audit_access(db, actor, &view, "profile.read", purpose, &err);
+    if (status == CDP_OK)
         status = finish_json(profile_json(&view.profile), json, &err);
     person_view_clear(&view);
     cdp_handle_unlock(db);
@@ -220,6 +242,8 @@ cdp_status cdp_profile_identities(cdp_t *db, const cdp_actor *actor, const char 
         return cdp_handle_fail(db, &err);
     cdp_handle_lock_shared(db);
     status = resolve_ref(db, actor, ref, &view, &err);
+    if (status == CDP_OK)
+        status = audit_access(db, actor, &view, "profile.identities", purpose, &err);
     if (status == CDP_OK) {
         json_t *list = json_array();
         for (size_t i = 0; i < view.profile.identity_count; i++) {
@@ -337,6 +361,8 @@ cdp_status cdp_profile_events(cdp_t *db, const cdp_actor *actor, const char *pur
         limit = EVENTS_DEFAULT;
     cdp_handle_lock_shared(db);
     status = resolve_ref(db, actor, ref, &view, &err);
+    if (status == CDP_OK)
+        status = audit_access(db, actor, &view, "profile.events", purpose, &err);
     timeline_item *items = NULL;
     size_t count = 0, members = 1 + view.profile.merged_from_count;
     if (status == CDP_OK) {
@@ -419,6 +445,8 @@ cdp_status cdp_unmerge(cdp_t *db, const cdp_actor *actor, const char *ref, const
             cdp_err_prefix(&err, "identity");
     }
     char split_id[33] = "";
+    if (status == CDP_OK)
+        status = audit_access(db, actor, &view, "profile.unmerge", NULL, &err);
     if (status == CDP_OK)
         status = cdp_identity_unmerge(env, view.region_index, &view.profile, &view.person, type,
                                       (const char *)normalized.data, split_id, &err);

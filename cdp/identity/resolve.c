@@ -777,10 +777,26 @@ static cdp_status resolve_locked(const cdp_identity_env *env, size_t region_inde
     if (status == CDP_OK)
         cdp_batch_put(batch, region, CDP_CF_IDENTITY, marker, sizeof marker, owner->profile_id,
                       CDP_PROFILE_ID_BYTES);
-    /* One atomic write for the whole effect of the message; made durable by the caller's WAL
-     * sync before the request is acknowledged (group commit across a batch). */
-    if (status == CDP_OK)
-        status = cdp_region_write(region, batch, 0, err);
+    /* One atomic write for the whole effect of the message and its audit record (a write that
+     * is not audited does not happen); made durable by the caller's WAL sync before the request
+     * is acknowledged (group commit across a batch). */
+    if (status == CDP_OK) {
+        char operation[32];
+        snprintf(operation, sizeof operation, "event.%s", message->type_name);
+        static const char *const categories[] = {"event"};
+        cdp_audit_entry entry = {
+            .time_ms = now_ms,
+            .actor_key_id = cdp_audit_token_ok(actor->key_id) ? actor->key_id : "unknown",
+            .actor_role = cdp_role_name(actor->role),
+            .operation = operation,
+            .profile_id = owner->profile_id,
+            .categories = categories,
+            .category_count = 1,
+            .decision = CDP_AUDIT_ALLOW,
+            .request_id = cdp_audit_token_ok(actor->request_id) ? actor->request_id : NULL,
+        };
+        status = cdp_audit_write(env->audit_logs[region_index], batch, &entry, 1, 0, NULL, err);
+    }
     if (status == CDP_OK) {
         memcpy(out->profile_id, target_hex, sizeof target_hex);
         atomic_fetch_add(&env->counters->events, 1);

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "audit/log.h"
 #include "cdp/cdp.h"
 #include "identity/rules.h"
 #include "identity/segment.h"
@@ -31,6 +32,7 @@ typedef struct cdp_identity_counters {
 /* What resolution works over; borrowed from the handle. */
 typedef struct cdp_identity_env {
     cdp_vault *const *vaults;       /* one per region, in region_ids order */
+    cdp_audit_log *const *audit_logs; /* one per region: every write is audited in its batch */
     const char *const *region_ids;
     pthread_mutex_t *region_locks;  /* one per region */
     size_t region_count;

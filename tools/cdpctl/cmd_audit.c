@@ -271,14 +271,7 @@ static int audit_export(int argc, char **argv) {
         code = EXIT_USAGE;
         goto done;
     }
-    /* The handle does not share its keystore: a read-only second copy serves the audit keys. */
-    status = open_keystore(args.data_dir, &rootkey, &keystore, &err);
-    if (status == CDP_OK)
-        status = cdp_audit_log_open(cdp_vault_region(vault), region, keystore, NULL, &log, &err);
-    if (status != CDP_OK) {
-        code = cli_fail(export_verb, status, err.message);
-        goto done;
-    }
+    log = cdp_handle_audit_log(db, region); /* the handle owns it: not closed here */
     int to_stdout = args.out == NULL || strcmp(args.out, "-") == 0;
     if (to_stdout) {
         out = stdout;
@@ -315,7 +308,6 @@ static int audit_export(int argc, char **argv) {
 done:
     if (partial[0] != '\0')
         unlink(partial);
-    cdp_audit_log_close(log);
     cdp_keystore_close(keystore);
     cdp_rootkey_free(rootkey);
     cdp_close(db);

@@ -1,0 +1,100 @@
+/* Every ingest and every profile read leaves an audit record about the person (pseudonymous
+ * id only), written with the data change itself; the region's export then verifies offline. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/handle.h"
+#include "audit/export.h"
+#include "audit/log.h"
+#include "support/testutil.h"
+
+static char *base;
+static cdp_t *db;
+
+static void setup(void) {
+    unsetenv("CDP_ROOT_KEY");
+    base = test_tempdir("access-audit");
+    char data_dir[1024], policies[1024];
+    snprintf(data_dir, sizeof data_dir, "%s/data", base);
+    snprintf(policies, sizeof policies, "%s/policies",
+             getenv("CDP_SOURCE_DIR") ? getenv("CDP_SOURCE_DIR") : ".");
+    cdp_options options;
+    cdp_options_default(&options);
+    options.create = 1;
+    options.policy_dir = policies;
+    options.block_cache_bytes = 8u << 20;
+    cr_assert_eq(cdp_open(data_dir, &options, &db), CDP_OK, "%s", cdp_errmsg(db));
+}
+
+static void teardown(void) {
+    cdp_close(db);
+    test_rmtree(base);
+    free(base);
+}
+
+typedef struct seen {
+    char operations[8][32];
+    char purposes[8][32];
+    size_t count;
+} seen;
+
+static cdp_status collect(void *context, const cdp_audit_record *record) {
+    seen *s = context;
+    if (s->count < 8) {
+        snprintf(s->operations[s->count], 32, "%s", record->operation);
+        snprintf(s->purposes[s->count], 32, "%s", record->purpose ? record->purpose : "");
+        s->count++;
+    }
+    return CDP_OK;
+}
+
+TestSuite(access_audit, .init = setup, .fini = teardown);
+
+Test(access_audit, ingest_and_reads_are_audited_and_the_export_verifies) {
+    cdp_actor ingest = {.role = CDP_ROLE_INGEST, .key_id = "k1", .region = "eu", .source = "web",
+                        .request_id = "req-1"};
+    const char *message = "{\"userId\":\"audited-1\",\"traits\":{\"email\":\"ada@example.org\"}}";
+    cdp_ingest_result result;
+    cr_assert_eq(cdp_ingest(db, &ingest, "identify", message, strlen(message), 0, &result), CDP_OK,
+                 "%s", cdp_errmsg(db));
+    cdp_ingest_result_clear(&result);
+    cdp_actor reader = {.role = CDP_ROLE_PERSONALIZATION, .key_id = "k2", .region = "eu"};
+    char *json = NULL;
+    cr_assert_eq(cdp_profile_get(db, &reader, "personalization", "email:ada@example.org", &json),
+                 CDP_OK);
+    /* The person's pseudonymous id, from the profile. */
+    const char *start = strstr(json, "\"profile_id\":\"") + 14;
+    uint8_t profile_id[16];
+    cr_assert_eq(cdp_hex_decode(profile_id, 16, start, 32), 0);
+    cdp_free(json);
+
+    cdp_audit_log *log = cdp_handle_audit_log(db, "eu");
+    seen s = {0};
+    cdp_err err = {0};
+    cr_assert_eq(cdp_audit_list_person(log, profile_id, collect, &s, &err), CDP_OK, "%s",
+                 err.message);
+    cr_assert_eq(s.count, 2);
+    cr_assert_str_eq(s.operations[0], "event.identify");
+    cr_assert_str_eq(s.operations[1], "profile.read");
+    cr_assert_str_eq(s.purposes[1], "personalization");
+
+    /* The export verifies with the public key alone and holds no personal data. */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/audit.jsonl", base);
+    FILE *out = fopen(path, "wb");
+    cr_assert_eq(cdp_audit_checkpoint_now(log, NULL, &err), CDP_OK, "%s", err.message);
+    cr_assert_eq(cdp_audit_export_file(log, NULL, CDP_AUDIT_FORMAT_JSONL, out, NULL, &err),
+                 CDP_OK, "%s", err.message);
+    fclose(out);
+    uint8_t public_key[32];
+    cr_assert_eq(cdp_audit_log_public_key(log, public_key, &err), CDP_OK);
+    cdp_audit_verify_report report;
+    cr_assert_eq(cdp_audit_verify_export_path(path, public_key, &report, &err), CDP_OK, "%s",
+                 err.message);
+    const char *needles[] = {"ada@example.org", "audited-1", "example.org"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(test_scan_tree(base, (const uint8_t *)needles[i], strlen(needles[i]), NULL, 0),
+                     0, "%s found in the data dir or export", needles[i]);
+}

@@ -339,6 +339,47 @@ else
     expect unknown_profile_is_404 404 not_found
 fi
 
+# ---- audit log: the auditor's export verifies offline with the published key ------------------
+
+# Fresh auditor keys: the one above spent its small burst on the rate-limit checks.
+audit_a=$("$cdpctl" keys create --data "$work/data" --role auditor 2>/dev/null)
+audit_b=$("$cdpctl" keys create --data "$work/data" --role auditor 2>/dev/null)
+audit_c=$("$cdpctl" keys create --data "$work/data" --role auditor 2>/dev/null)
+request audit_pubkey GET "/v1/audit/pubkey?region=us" -H "Authorization: Bearer $audit_a"
+expect audit_pubkey_is_200 200
+pub=$(sed -nE 's/.*"public_key": "([0-9a-f]{64})".*/\1/p' "$work/body")
+[ ${#pub} = 64 ] && pass || fail audit_pubkey_is_hex "$(cat "$work/body")"
+[ "$pub" = "$("$cdpctl" audit pubkey --data "$work/data" --region us 2>/dev/null)" ] && pass ||
+    fail audit_pubkey_matches_cli "differs from cdpctl audit pubkey"
+request audit_jsonl GET "/v1/audit?region=us&format=jsonl" -H "Authorization: Bearer $audit_a"
+expect audit_export_jsonl_is_200 200
+cp "$work/body" "$work/audit.jsonl"
+"$cdpctl" audit verify --pubkey "$pub" "$work/audit.jsonl" >/dev/null 2>"$work/err" && pass ||
+    fail audit_jsonl_verifies "$(cat "$work/err")"
+grep -q '"event.identify"' "$work/audit.jsonl" && pass || fail audit_has_ingest "no event.identify"
+grep -q '"profile.read"' "$work/audit.jsonl" && pass || fail audit_has_reads "no profile.read"
+if grep -qF 'alice@example.com' "$work/audit.jsonl"; then
+    fail audit_export_has_no_email "an ingested e-mail in the export"; else pass; fi
+sed -i '3s/"profile\.read"/"profile.erase"/; 3s/"event\.identify"/"event.alias"/' "$work/audit.jsonl"
+"$cdpctl" audit verify --pubkey "$pub" "$work/audit.jsonl" >/dev/null 2>&1
+[ $? != 0 ] && pass || fail audit_tampered_export_fails "verify accepted an edited export"
+request audit_avro GET "/v1/audit?region=us&format=avro" -H "Authorization: Bearer $audit_b"
+expect audit_export_avro_is_200 200
+expect_header audit_avro_content_type '^Content-Type: application/avro'
+cp "$work/body" "$work/audit.avro"
+"$cdpctl" audit verify --pubkey "$pub" "$work/audit.avro" >/dev/null 2>"$work/err" && pass ||
+    fail audit_avro_verifies "$(cat "$work/err")"
+request audit_bad_format GET "/v1/audit?format=xml" -H "Authorization: Bearer $audit_b"
+expect audit_bad_format_is_400 400 bad_request
+request audit_bad_from GET "/v1/audit?from=yesterday" -H "Authorization: Bearer $audit_c"
+expect audit_bad_from_is_400 400 bad_request
+request audit_unknown_region GET "/v1/audit?region=mars" -H "Authorization: Bearer $audit_c"
+expect audit_unknown_region_is_404 404 not_found
+request audit_by_ingest GET "/v1/audit" -H "Authorization: Bearer $key_ingest"
+expect audit_export_by_ingest_key_is_403 403 forbidden
+request audit_by_reader GET "/v1/audit/pubkey" -H "Authorization: Bearer $key_personalization"
+expect audit_pubkey_by_reader_is_403 403 forbidden
+
 # ---- graceful stop: a request in flight at SIGTERM still gets its answer ----------------------
 
 { printf '{"type": "track", '; sleep 1; printf '"event": "slow"}'; } |

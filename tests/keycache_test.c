@@ -73,11 +73,11 @@ Test(keycache, default_capacity_is_262144_entries_and_sizes_round_up_to_buckets)
 Test(keycache, a_miss_then_a_put_then_a_hit_returns_the_same_key) {
     cdp_keycache *cache = new_cache(64);
     uint8_t id[CDP_KEYCACHE_ID_BYTES], key[CDP_KEYCACHE_KEY_BYTES], got[CDP_KEYCACHE_KEY_BYTES];
-    cdp_keycache_ticket ticket = 0;
+    cdp_keycache_ticket ticket = {0};
     id_of(id, 7);
     key_for(key, id);
     cr_assert_eq(cdp_keycache_get(cache, id, got, &ticket), 0);
-    cr_assert_neq(ticket, 0, "a miss hands out a usable ticket");
+    cr_assert(ticket.valid, "a miss hands out a usable ticket");
     cdp_keycache_put(cache, id, key, &ticket);
     cr_assert_eq(cdp_keycache_get(cache, id, got, &ticket), 1);
     cr_assert_eq(memcmp(got, key, sizeof key), 0);
@@ -91,7 +91,7 @@ Test(keycache, a_miss_then_a_put_then_a_hit_returns_the_same_key) {
 Test(keycache, forget_wipes_the_entry_and_voids_tickets_taken_before_it) {
     cdp_keycache *cache = new_cache(64);
     uint8_t id[CDP_KEYCACHE_ID_BYTES], key[CDP_KEYCACHE_KEY_BYTES], got[CDP_KEYCACHE_KEY_BYTES];
-    cdp_keycache_ticket ticket = 0;
+    cdp_keycache_ticket ticket = {0};
     id_of(id, 9);
     key_for(key, id);
     cache_put(cache, 9);
@@ -109,7 +109,7 @@ Test(keycache, forget_wipes_the_entry_and_voids_tickets_taken_before_it) {
     cr_assert(cache_has(cache, 9));
     /* A zero ticket never puts. */
     cdp_keycache_forget(cache, id);
-    cdp_keycache_ticket none = 0;
+    cdp_keycache_ticket none = {0};
     cdp_keycache_put(cache, id, key, &none);
     cr_assert_not(cache_has(cache, 9));
     cdp_keycache_free(cache);
@@ -158,11 +158,11 @@ Test(keycache, running_out_of_memory_fails_creation_or_leaves_the_cache_empty_no
     cr_assert_eq(cdp_keycache_new(64, &cache, &err), CDP_OK);
     cdp_alloc_fail_after(0);
     uint8_t id[CDP_KEYCACHE_ID_BYTES], key[CDP_KEYCACHE_KEY_BYTES];
-    cdp_keycache_ticket ticket = 1;
+    cdp_keycache_ticket ticket = {.valid = 1};
     id_of(id, 1);
     key_for(key, id);
     cr_assert_eq(cdp_keycache_get(cache, id, key, &ticket), 0);
-    cr_assert_eq(ticket, 0, "no ticket from a cache without tables");
+    cr_assert_eq(ticket.valid, 0, "no ticket from a cache without tables");
     cdp_alloc_fail_reset();
     cache_put(cache, 1);
     cdp_keycache_forget(cache, id);

@@ -90,6 +90,9 @@ unsigned http_status_for(cdp_status status);
 
 /* Queues a response and records its status. Takes ownership of body, released with
  * free_body (NULL: body is static). */
+/* Streams size bytes of fd (takes ownership of fd). */
+enum MHD_Result http_respond_fd(http_request *request, unsigned status, const char *content_type,
+                                int fd, uint64_t size);
 enum MHD_Result http_respond(http_request *request, unsigned status, const char *content_type,
                              void *body, size_t len, void (*free_body)(void *));
 /* {"error": {"code", "message"}}; message may be any bytes (escaped, invalid UTF-8 replaced). */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http/http.h"
 
@@ -113,6 +114,23 @@ enum MHD_Result http_respond(http_request *request, unsigned status, const char 
     if (response == NULL) {
         if (free_body != NULL)
             free_body(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    add_common_headers(request, response, status);
+    enum MHD_Result result = MHD_queue_response(request->connection, status, response);
+    MHD_destroy_response(response);
+    if (result == MHD_YES)
+        request->status_sent = status;
+    return result;
+}
+
+enum MHD_Result http_respond_fd(http_request *request, unsigned status, const char *content_type,
+                                int fd, uint64_t size) {
+    /* libmicrohttpd streams the file and closes fd when the response is destroyed. */
+    struct MHD_Response *response = MHD_create_response_from_fd64(size, fd);
+    if (response == NULL) {
+        close(fd);
         return MHD_NO;
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http/http.h"
 
@@ -12,6 +13,7 @@
 #define PROFILE_READ_ROLES (HTTP_ROLE(CDP_ROLE_PERSONALIZATION) | HTTP_ROLE(CDP_ROLE_DPO))
 #define UNMERGE_ROLES (HTTP_ROLE(CDP_ROLE_DPO) | HTTP_ROLE(CDP_ROLE_ADMIN))
 #define ADMIN_ROLES HTTP_ROLE(CDP_ROLE_ADMIN)
+#define AUDITOR_ROLES HTTP_ROLE(CDP_ROLE_AUDITOR)
 #define INGEST_FLAGS (HTTP_ROUTE_BASIC_AUTH | HTTP_ROUTE_BODY)
 
 static enum MHD_Result handle_healthz(http_request *request);
@@ -21,6 +23,8 @@ static enum MHD_Result handle_profile(http_request *request);
 static enum MHD_Result handle_profile_events(http_request *request);
 static enum MHD_Result handle_profile_identities(http_request *request);
 static enum MHD_Result handle_unmerge(http_request *request);
+static enum MHD_Result handle_audit_export(http_request *request);
+static enum MHD_Result handle_audit_pubkey(http_request *request);
 
 /* Keep in step with policies/roles.json, which documents this table for operators. */
 const http_route http_routes[] = {
@@ -42,6 +46,8 @@ const http_route http_routes[] = {
      handle_profile_identities},
     {"POST", "/v1/profiles/{ref}/unmerge", UNMERGE_ROLES, HTTP_ROUTE_BODY, HTTP_EVENT_LIMIT, NULL,
      handle_unmerge},
+    {"GET", "/v1/audit", AUDITOR_ROLES, 0, 0, NULL, handle_audit_export},
+    {"GET", "/v1/audit/pubkey", AUDITOR_ROLES, 0, 0, NULL, handle_audit_pubkey},
 };
 const size_t http_route_count = sizeof http_routes / sizeof http_routes[0];
 
@@ -203,4 +209,55 @@ static enum MHD_Result handle_unmerge(http_request *request) {
     }
     json_decref(root);
     return result;
+}
+
+/* GET /v1/audit?region=R&from=T&to=T&format=jsonl|avro: the export, written to an unlinked
+ * temporary file first (so an error can still be a JSON answer), then streamed from it. */
+static enum MHD_Result handle_audit_export(http_request *request) {
+    char region[64], from[64], to[64], format[16];
+    const char *region_arg = query_argument(request, "region", region, sizeof region);
+    const char *from_arg = query_argument(request, "from", from, sizeof from);
+    const char *to_arg = query_argument(request, "to", to, sizeof to);
+    const char *format_arg = query_argument(request, "format", format, sizeof format);
+    FILE *out = tmpfile();
+    if (out == NULL)
+        return http_respond_error(request, 500, "internal", "internal error");
+    cdp_status status = cdp_audit_export_to(request->server->db, &request->actor, region_arg,
+                                            from_arg, to_arg, format_arg, out);
+    if (status == CDP_OK && fflush(out) != 0)
+        status = CDP_IO;
+    if (status != CDP_OK) {
+        fclose(out);
+        return http_respond_failure(request, status);
+    }
+    long size = ftell(out);
+    int fd = dup(fileno(out));
+    fclose(out);
+    if (size < 0 || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        return http_respond_error(request, 500, "internal", "internal error");
+    }
+    int avro = format_arg != NULL && strcmp(format_arg, "avro") == 0;
+    return http_respond_fd(request, 200,
+                           avro ? "application/avro" : "application/x-ndjson; charset=utf-8", fd,
+                           (uint64_t)size);
+}
+
+/* GET /v1/audit/pubkey?region=R: {"region": "eu", "public_key": "<64 hex>"}. */
+static enum MHD_Result handle_audit_pubkey(http_request *request) {
+    char region[64], hex[65];
+    const char *region_arg = query_argument(request, "region", region, sizeof region);
+    cdp_status status = cdp_audit_pubkey(request->server->db, region_arg, hex);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    char *body = malloc(160);
+    if (body == NULL)
+        return http_respond_error(request, 500, "internal", "internal error");
+    char quoted[80];
+    http_json_quote(quoted, sizeof quoted, region_arg ? region_arg : "",
+                    region_arg ? strlen(region_arg) : 0);
+    int len = snprintf(body, 160, "{\"region\": %s, \"public_key\": \"%s\"}",
+                       region_arg ? quoted : "null", hex);
+    return http_respond(request, 200, json_content_type, body, (size_t)len, free);
 }

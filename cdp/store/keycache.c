@@ -1,6 +1,9 @@
-/* The data-key cache: 4-way set-associative buckets, CLOCK replacement within a bucket, a mutex
- * per stripe of buckets. A bucket holds its state, its four ids and their four keys in 200
- * contiguous bytes, so a lookup costs one page translation and three or four cache lines. The
+/* The data-key cache: 4-way set-associative buckets, two candidate buckets per id ("two
+ * choices": an id goes to the emptier one), CLOCK replacement within a bucket, a mutex per stripe
+ * of buckets. With one choice, 4-way buckets at 76% fill lose about 11% of the entries they
+ * should hold to collisions; with two, under 1%, which is that many fewer reads of the keys
+ * column family. A bucket holds its state, its four ids and their four keys in 200 contiguous
+ * bytes, so a bucket costs one page translation and three or four cache lines. The
  * buckets live in sodium_malloc chunks of 800 KiB: each chunk has its own guard pages and is
  * locked on its own, so when the cache is larger than RLIMIT_MEMLOCK (often 8 MiB) its first
  * chunks are still locked instead of none. */
@@ -27,7 +30,6 @@
 
 #define WAYS CDP_KEYCACHE_WAYS
 #define ALL_WAYS ((1u << WAYS) - 1)
-#define TICKET_VALID ((uint64_t)1 << 32)
 
 _Static_assert(WAYS <= 8, "way bits fit a byte");
 
@@ -82,17 +84,51 @@ static size_t chunk_buckets(const cdp_keycache *cache, size_t chunk) {
                                                        : CHUNK_BUCKETS;
 }
 
-/* Profile ids are random, but a caller may look up any 16 bytes: a per-cache random seed keeps
- * the spread even whatever ids come in. */
-static size_t bucket_of(const cdp_keycache *cache, const uint8_t id[CDP_KEYCACHE_ID_BYTES]) {
+/* The two candidate buckets of an id (equal now and then, which is harmless) and which of them
+ * gives way when both are full. Profile ids are random, but a caller may look up any 16 bytes: a
+ * per-cache random seed keeps the spread even whatever ids come in. */
+typedef struct keycache_place {
+    size_t bucket[2];
+    unsigned evict_from; /* 0 or 1 */
+} keycache_place;
+
+static keycache_place place_of(const cdp_keycache *cache,
+                               const uint8_t id[CDP_KEYCACHE_ID_BYTES]) {
     uint64_t low, high;
     memcpy(&low, id, sizeof low);
     memcpy(&high, id + 8, sizeof high);
     uint64_t hash = (low ^ cache->seed[0]) * 0x9e3779b97f4a7c15ull;
     hash ^= (high ^ cache->seed[1]) * 0xc2b2ae3d27d4eb4full;
     hash ^= hash >> 29;
-    /* Multiply-shift maps the top 32 bits onto [0, bucket_count) without a division. */
-    return (size_t)(((hash >> 32) * (uint64_t)cache->bucket_count) >> 32);
+    hash *= 0xbf58476d1ce4e5b9ull;
+    hash ^= hash >> 32;
+    /* Multiply-shift maps each 32-bit half onto [0, bucket_count) without a division. */
+    keycache_place place;
+    place.bucket[0] = (size_t)(((hash >> 32) * (uint64_t)cache->bucket_count) >> 32);
+    place.bucket[1] = (size_t)(((hash & 0xffffffffu) * (uint64_t)cache->bucket_count) >> 32);
+    place.evict_from = (unsigned)(hash >> 31) & 1u;
+    return place;
+}
+
+/* Locks the stripes of both candidate buckets, lower stripe first (so two threads never wait on
+ * each other crosswise); once if they share a stripe. */
+static void lock_place(const cdp_keycache *cache, const keycache_place *place) {
+    size_t first = place->bucket[0] % KEYCACHE_STRIPES, second = place->bucket[1] % KEYCACHE_STRIPES;
+    if (first > second) {
+        size_t swap = first;
+        first = second;
+        second = swap;
+    }
+    pthread_mutex_lock(&stripe_at(cache, first)->mutex);
+    if (second != first)
+        pthread_mutex_lock(&stripe_at(cache, second)->mutex);
+}
+
+static void unlock_place(const cdp_keycache *cache, const keycache_place *place) {
+    size_t first = place->bucket[0] % KEYCACHE_STRIPES, second = place->bucket[1] % KEYCACHE_STRIPES;
+    pthread_mutex_unlock(&stripe_at(cache, first)->mutex);
+    if (second != first)
+        pthread_mutex_unlock(&stripe_at(cache, second)->mutex);
 }
 
 static int way_of(const keycache_bucket *bucket, const uint8_t id[CDP_KEYCACHE_ID_BYTES]) {
@@ -189,37 +225,50 @@ static int keycache_ready(cdp_keycache *cache) {
 void cdp_keycache_prefetch(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES]) {
     if (atomic_load_explicit(&cache->table_state, memory_order_acquire) != TABLE_READY)
         return;
-    const unsigned char *bucket = (const unsigned char *)bucket_at(cache, bucket_of(cache, profile_id));
-    for (size_t offset = 0; offset < sizeof(keycache_bucket); offset += KEYCACHE_CACHE_LINE)
-        __builtin_prefetch(bucket + offset);
-    __builtin_prefetch(bucket + sizeof(keycache_bucket) - 1);
+    keycache_place place = place_of(cache, profile_id);
+    for (int choice = 0; choice < 2; choice++) {
+        const unsigned char *bucket = (const unsigned char *)bucket_at(cache, place.bucket[choice]);
+        for (size_t offset = 0; offset < sizeof(keycache_bucket); offset += KEYCACHE_CACHE_LINE)
+            __builtin_prefetch(bucket + offset);
+        __builtin_prefetch(bucket + sizeof(keycache_bucket) - 1);
+    }
 }
 
 int cdp_keycache_get(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES],
                      uint8_t data_key[CDP_KEYCACHE_KEY_BYTES], cdp_keycache_ticket *ticket) {
-    *ticket = 0;
-    int ready = keycache_ready(cache);
-    size_t index = ready ? bucket_of(cache, profile_id) : 0;
-    keycache_stripe *stripe = stripe_at(cache, index);
-    int hit = 0;
-    pthread_mutex_lock(&stripe->mutex);
-    if (ready) {
-        keycache_bucket *bucket = bucket_at(cache, index);
+    memset(ticket, 0, sizeof *ticket);
+    if (!keycache_ready(cache)) {
+        keycache_stripe *stripe = stripe_at(cache, 0);
+        pthread_mutex_lock(&stripe->mutex);
+        stripe->misses++;
+        pthread_mutex_unlock(&stripe->mutex);
+        return 0;
+    }
+    /* One bucket at a time: an entry never moves between its buckets, so looking at them in turn
+     * finds it as surely as holding both locks would. */
+    keycache_place place = place_of(cache, profile_id);
+    int choices = place.bucket[1] == place.bucket[0] ? 1 : 2;
+    for (int choice = 0; choice < choices; choice++) {
+        keycache_stripe *stripe = stripe_at(cache, place.bucket[choice]);
+        pthread_mutex_lock(&stripe->mutex);
+        keycache_bucket *bucket = bucket_at(cache, place.bucket[choice]);
         int way = way_of(bucket, profile_id);
         if (way >= 0) {
             memcpy(data_key, bucket->keys[way], CDP_KEYCACHE_KEY_BYTES);
             bucket->referenced |= (uint8_t)(1u << way);
-            hit = 1;
-        } else {
-            *ticket = TICKET_VALID | bucket->generation;
+            stripe->hits++;
+            pthread_mutex_unlock(&stripe->mutex);
+            return 1;
         }
+        ticket->generation[choice] = bucket->generation;
+        if (choice == choices - 1)
+            stripe->misses++;
+        pthread_mutex_unlock(&stripe->mutex);
     }
-    if (hit)
-        stripe->hits++;
-    else
-        stripe->misses++;
-    pthread_mutex_unlock(&stripe->mutex);
-    return hit;
+    if (choices == 1)
+        ticket->generation[1] = ticket->generation[0];
+    ticket->valid = 1;
+    return 0;
 }
 
 /* The way to fill: a free one, else the first the CLOCK hand finds not referenced since it last
@@ -240,41 +289,58 @@ static unsigned victim_of(keycache_bucket *bucket) {
 void cdp_keycache_put(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES],
                       const uint8_t data_key[CDP_KEYCACHE_KEY_BYTES],
                       const cdp_keycache_ticket *ticket) {
-    if ((ticket != NULL && *ticket == 0) || !keycache_ready(cache))
+    if ((ticket != NULL && !ticket->valid) || !keycache_ready(cache))
         return;
-    size_t index = bucket_of(cache, profile_id);
-    keycache_stripe *stripe = stripe_at(cache, index);
-    pthread_mutex_lock(&stripe->mutex);
-    keycache_bucket *bucket = bucket_at(cache, index);
-    if (ticket == NULL || (uint32_t)*ticket == bucket->generation) {
-        int found = way_of(bucket, profile_id);
-        unsigned way = found >= 0 ? (unsigned)found : victim_of(bucket);
+    keycache_place place = place_of(cache, profile_id);
+    lock_place(cache, &place);
+    keycache_bucket *buckets[2] = {bucket_at(cache, place.bucket[0]),
+                                   bucket_at(cache, place.bucket[1])};
+    /* A forget bumps both generations, so either one having moved means an erasure came in
+     * between: do nothing. */
+    if (ticket == NULL || (buckets[0]->generation == ticket->generation[0] &&
+                           buckets[1]->generation == ticket->generation[1])) {
+        keycache_bucket *bucket = buckets[0];
+        int way = way_of(bucket, profile_id);
+        if (way < 0) {
+            bucket = buckets[1];
+            way = way_of(bucket, profile_id);
+        }
+        if (way < 0) {
+            /* The emptier candidate; when both are full, the one this id evicts from. */
+            int used[2] = {__builtin_popcount(buckets[0]->valid),
+                           __builtin_popcount(buckets[1]->valid)};
+            if (used[0] == WAYS && used[1] == WAYS)
+                bucket = buckets[place.evict_from];
+            else
+                bucket = used[1] < used[0] ? buckets[1] : buckets[0];
+            way = (int)victim_of(bucket);
+            bucket->referenced &= (uint8_t)~(1u << way);
+        }
         memcpy(bucket->ids[way], profile_id, CDP_KEYCACHE_ID_BYTES);
         memcpy(bucket->keys[way], data_key, CDP_KEYCACHE_KEY_BYTES);
         bucket->valid |= (uint8_t)(1u << way);
-        if (found < 0)
-            bucket->referenced &= (uint8_t)~(1u << way);
     }
-    pthread_mutex_unlock(&stripe->mutex);
+    unlock_place(cache, &place);
 }
 
 void cdp_keycache_forget(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES]) {
     if (!keycache_ready(cache))
         return; /* nothing was ever cached, and no ticket is valid */
-    size_t index = bucket_of(cache, profile_id);
-    keycache_stripe *stripe = stripe_at(cache, index);
-    pthread_mutex_lock(&stripe->mutex);
-    keycache_bucket *bucket = bucket_at(cache, index);
-    int way = way_of(bucket, profile_id);
-    if (way >= 0) {
-        sodium_memzero(bucket->keys[way], CDP_KEYCACHE_KEY_BYTES);
-        sodium_memzero(bucket->ids[way], CDP_KEYCACHE_ID_BYTES);
-        bucket->valid &= (uint8_t)~(1u << way);
-        bucket->referenced &= (uint8_t)~(1u << way);
+    keycache_place place = place_of(cache, profile_id);
+    lock_place(cache, &place);
+    for (int choice = 0; choice < 2; choice++) {
+        keycache_bucket *bucket = bucket_at(cache, place.bucket[choice]);
+        int way = way_of(bucket, profile_id);
+        if (way >= 0) {
+            sodium_memzero(bucket->keys[way], CDP_KEYCACHE_KEY_BYTES);
+            sodium_memzero(bucket->ids[way], CDP_KEYCACHE_ID_BYTES);
+            bucket->valid &= (uint8_t)~(1u << way);
+            bucket->referenced &= (uint8_t)~(1u << way);
+        }
+        /* Even when absent: a load that missed before this call must not put the key back. */
+        bucket->generation++;
     }
-    /* Even when absent: a load that missed before this call must not put the key back. */
-    bucket->generation++;
-    pthread_mutex_unlock(&stripe->mutex);
+    unlock_place(cache, &place);
 }
 
 void cdp_keycache_stats(cdp_keycache *cache, uint64_t *hits, uint64_t *misses) {

@@ -1,7 +1,7 @@
 /* A bounded cache of unwrapped data keys (profile id -> data key), so that reading a known
  * person's record is one RocksDB read instead of two (wrapped key, then record) plus an unwrap.
- * Set-associative: 4-way buckets with CLOCK replacement inside each bucket, a mutex per stripe
- * of buckets. Everything (keys, ids, bucket state) lives in sodium_malloc memory: guard pages,
+ * Set-associative: 4-way buckets, two candidate buckets per id, CLOCK replacement inside a
+ * bucket, a mutex per stripe of buckets. Everything (keys, ids, bucket state) lives in sodium_malloc memory: guard pages,
  * mlock where RLIMIT_MEMLOCK allows (chunk by chunk), keys overwritten on eviction, wiped on
  * forget and free. Allocated on first use, so a region that is never read costs nothing.
  * Thread-safe.
@@ -27,9 +27,12 @@
 
 typedef struct cdp_keycache cdp_keycache;
 
-/* What a lookup that missed saw of the bucket: pass it to cdp_keycache_put so that a forget in
- * between (an erasure) wins over the put. Zero means "do not put" (the cache is disabled). */
-typedef uint64_t cdp_keycache_ticket;
+/* What a lookup that missed saw of the id's buckets: pass it to cdp_keycache_put so that a forget
+ * in between (an erasure) wins over the put. */
+typedef struct cdp_keycache_ticket {
+    uint32_t generation[2];
+    int valid; /* 0: do not put (the cache has no tables) */
+} cdp_keycache_ticket;
 
 /* A cache of at least `entries` entries (0: CDP_KEYCACHE_DEFAULT_ENTRIES), rounded up to whole
  * buckets. Nothing large is allocated until first use; if that allocation fails the cache stays
@@ -50,7 +53,7 @@ int cdp_keycache_get(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_
  * after other work (a RocksDB read) finds it there. Changes nothing; no lock. */
 void cdp_keycache_prefetch(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES]);
 
-/* Remembers a key, evicting the bucket's least recently used entry when full. With a ticket from
+/* Remembers a key, in the emptier of its two buckets, evicting (CLOCK) when both are full. With a ticket from
  * cdp_keycache_get: only if no forget touched the bucket since (else nothing happens). ticket NULL:
  * unconditionally — only for a person no concurrent forget can concern (one just created). */
 void cdp_keycache_put(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES],

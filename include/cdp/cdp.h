@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cdp/error.h"
 
@@ -148,6 +149,20 @@ void cdp_ingest_result_clear(cdp_ingest_result *result);
  * (CDP_INVALID_JSON, CDP_PAYLOAD_TOO_LARGE, CDP_BAD_REQUEST). Role ingest, dpo or admin. */
 cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
                       const char *body, size_t body_len, int gpc, cdp_ingest_result *result);
+
+/* ---- Audit log ------------------------------------------------------------------------------ */
+
+/* The region's audit public key (Ed25519, current epoch) as 64 lowercase hex characters and a
+ * NUL. region NULL: the bundle's default region. CDP_NOT_FOUND for an unknown region. */
+cdp_status cdp_audit_pubkey(cdp_t *db, const char *region, char hex[65]);
+
+/* Writes an export of the region's audit log to out: format "jsonl" or "avro" (object container
+ * file), records from..to (ISO-8601 times or milliseconds since the epoch; NULL or "" for
+ * unbounded), ending with a signed checkpoint and seal, verifiable offline with
+ * `cdpctl audit verify`. Role auditor or admin; the export is itself audited. Streams in
+ * constant memory. */
+cdp_status cdp_audit_export_to(cdp_t *db, const cdp_actor *actor, const char *region,
+                               const char *from, const char *to, const char *format, FILE *out);
 
 /* ---- Metrics ------------------------------------------------------------------------------ */
 

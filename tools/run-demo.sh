@@ -15,7 +15,10 @@ if [ ! -d "$demo" ]; then
             umask 077
             : >"$keys.tmp"
             for role in ingest personalization dpo auditor admin; do
-                key=$("$build/cdpctl" keys create --data "$demo" --role "$role" 2>/dev/null)
+                source_arg=""
+                [ "$role" = ingest ] && source_arg="--source web"
+                # shellcheck disable=SC2086
+                key=$("$build/cdpctl" keys create --data "$demo" --role "$role" $source_arg 2>/dev/null)
                 printf '%-16s %s\n' "$role" "$key" >>"$keys.tmp"
             done
             chmod 600 "$keys.tmp"

@@ -98,3 +98,61 @@ Test(access_audit, ingest_and_reads_are_audited_and_the_export_verifies) {
         cr_assert_eq(test_scan_tree(base, (const uint8_t *)needles[i], strlen(needles[i]), NULL, 0),
                      0, "%s found in the data dir or export", needles[i]);
 }
+
+Test(access_audit, maintenance_checkpoints_and_retention_keep_the_log_verifiable) {
+    cdp_actor ingest = {.role = CDP_ROLE_INGEST, .key_id = "k1", .region = "eu"};
+    for (int i = 0; i < 5; i++) {
+        char message[128];
+        snprintf(message, sizeof message, "{\"userId\":\"kept-%d\"}", i);
+        cdp_ingest_result result;
+        cr_assert_eq(cdp_ingest(db, &ingest, "identify", message, strlen(message), 0, &result),
+                     CDP_OK);
+        cdp_ingest_result_clear(&result);
+    }
+    cdp_audit_log *log = cdp_handle_audit_log(db, "eu");
+    cdp_audit_info before;
+    cdp_audit_log_info(log, &before);
+    /* Now + 2 minutes: a checkpoint is due (60 s), nothing is old enough to go. */
+    int64_t now = before.last_checkpoint_ms > 0 ? before.last_checkpoint_ms : 1800000000000LL;
+    cr_assert_eq(cdp_maintain(db, now + 120000), CDP_OK, "%s", cdp_errmsg(db));
+    cdp_audit_info after;
+    cdp_audit_log_info(log, &after);
+    cr_assert(after.has_checkpoint && after.last_checkpoint_size == after.tree_size);
+    cr_assert_eq(after.start, 0);
+    /* Ten years on: retention (7 years) removes the old segments; the rest still verifies. */
+    cdp_ingest_result result;
+    const char *late = "{\"userId\":\"late\"}";
+    cr_assert_eq(cdp_ingest(db, &ingest, "identify", late, strlen(late), 0, &result), CDP_OK);
+    cdp_ingest_result_clear(&result);
+    cr_assert_eq(cdp_maintain(db, now + 10LL * 366 * 86400000LL), CDP_OK, "%s", cdp_errmsg(db));
+    cdp_audit_log_info(log, &after);
+    cr_assert_gt(after.start, 0, "retention removed nothing");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/retained.jsonl", base);
+    FILE *out = fopen(path, "wb");
+    cdp_err err = {0};
+    cr_assert_eq(cdp_audit_export_file(log, NULL, CDP_AUDIT_FORMAT_JSONL, out, NULL, &err),
+                 CDP_OK, "%s", err.message);
+    fclose(out);
+    uint8_t public_key[32];
+    cr_assert_eq(cdp_audit_log_public_key(log, public_key, &err), CDP_OK);
+    cdp_audit_verify_report report;
+    cr_assert_eq(cdp_audit_verify_export_path(path, public_key, &report, &err), CDP_OK, "%s",
+                 err.message);
+}
+
+Test(access_audit, a_bad_audit_policy_refuses_to_open) {
+    char data_dir[1024], file[1100];
+    snprintf(data_dir, sizeof data_dir, "%s/data", base);
+    snprintf(file, sizeof file, "%s/policies/audit.json", data_dir);
+    cdp_close(db);
+    db = NULL;
+    const char *bad = "{\"version\": 1, \"retention_dayz\": 3, \"checkpoint_every\": 0}";
+    cr_assert_eq(test_write_file(file, bad, strlen(bad), 0644), 0);
+    cr_assert_eq(cdp_open(data_dir, NULL, &db), CDP_BAD_POLICY);
+    cr_assert(strstr(cdp_errmsg(db), "audit.json: top level: unknown key \"retention_dayz\"") !=
+                  NULL,
+              "%s", cdp_errmsg(db));
+    cr_assert(strstr(cdp_errmsg(db), "audit.json: checkpoint_every:") != NULL, "%s",
+              cdp_errmsg(db));
+}

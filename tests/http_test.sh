@@ -375,6 +375,21 @@ request audit_bad_from GET "/v1/audit?from=yesterday" -H "Authorization: Bearer 
 expect audit_bad_from_is_400 400 bad_request
 request audit_unknown_region GET "/v1/audit?region=mars" -H "Authorization: Bearer $audit_c"
 expect audit_unknown_region_is_404 404 not_found
+audit_d=$("$cdpctl" keys create --data "$work/data" --role auditor 2>/dev/null)
+request audit_filtered GET "/v1/audit?region=us&operation=profile.read" \
+    -H "Authorization: Bearer $audit_d"
+expect audit_filtered_is_200 200
+cp "$work/body" "$work/filtered.jsonl"
+"$cdpctl" audit verify --pubkey "$pub" "$work/filtered.jsonl" >/dev/null 2>"$work/err" && pass ||
+    fail audit_filtered_verifies "$(cat "$work/err")"
+if grep -q '"event.identify"' "$work/filtered.jsonl"; then
+    fail audit_filter_keeps_only_reads "an ingest record in a profile.read export"
+else pass; fi
+grep -q '"profile.read"' "$work/filtered.jsonl" && pass || fail audit_filter_has_reads "none"
+request audit_bad_decision GET "/v1/audit?decision=maybe" -H "Authorization: Bearer $audit_d"
+expect audit_bad_decision_is_400 400 bad_request
+request audit_bad_profile GET "/v1/audit?profile=xyz" -H "Authorization: Bearer $audit_d"
+expect audit_bad_profile_is_400 400 bad_request
 request audit_by_ingest GET "/v1/audit" -H "Authorization: Bearer $key_ingest"
 expect audit_export_by_ingest_key_is_403 403 forbidden
 request audit_by_reader GET "/v1/audit/pubkey" -H "Authorization: Bearer $key_personalization"

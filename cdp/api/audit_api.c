@@ -44,10 +44,12 @@ static int parse_bound(const char *text, int64_t *out) {
     return cdp_segment_parse_time(text, out);
 }
 
-cdp_status cdp_audit_export_to(cdp_t *db, const cdp_actor *actor, const char *region,
-                               const char *from, const char *to, const char *format, FILE *out) {
+static const char *nonempty(const char *text) { return text != NULL && *text ? text : NULL; }
+
+cdp_status cdp_audit_export_to(cdp_t *db, const cdp_actor *actor, const cdp_audit_query *query,
+                               FILE *out) {
     cdp_err err = {0};
-    if (db == NULL || actor == NULL || out == NULL) {
+    if (db == NULL || actor == NULL || query == NULL || out == NULL) {
         cdp_err_set(&err, CDP_MISUSE, "audit_export: NULL argument");
         return cdp_handle_fail(db, &err);
     }
@@ -56,6 +58,7 @@ cdp_status cdp_audit_export_to(cdp_t *db, const cdp_actor *actor, const char *re
                     cdp_role_name(actor->role));
         return cdp_handle_fail(db, &err);
     }
+    const char *region = query->region, *format = nonempty(query->format);
     cdp_audit_format export_format;
     if (format == NULL || strcmp(format, "jsonl") == 0)
         export_format = CDP_AUDIT_FORMAT_JSONL;
@@ -66,11 +69,35 @@ cdp_status cdp_audit_export_to(cdp_t *db, const cdp_actor *actor, const char *re
         return cdp_handle_fail(db, &err);
     }
     cdp_audit_filter filter = {.decision = -1};
-    if (parse_bound(from, &filter.from_ms) != 0) {
+    uint8_t profile_id[16];
+    filter.actor_key_id = nonempty(query->actor);
+    filter.operation = nonempty(query->operation);
+    if (nonempty(query->profile) != NULL) {
+        if (cdp_hex_decode(profile_id, sizeof profile_id, query->profile,
+                           strlen(query->profile)) != 0) {
+            cdp_err_set(&err, CDP_BAD_REQUEST, "profile: a profile id is 32 hexadecimal digits");
+            return cdp_handle_fail(db, &err);
+        }
+        filter.profile_id = profile_id;
+    }
+    if (nonempty(query->decision) != NULL) {
+        cdp_audit_decision decision;
+        if (cdp_audit_decision_parse(query->decision, &decision) != CDP_OK) {
+            cdp_err_set(&err, CDP_BAD_REQUEST, "decision: allow, withhold or deny");
+            return cdp_handle_fail(db, &err);
+        }
+        filter.decision = (int)decision;
+    }
+    if ((filter.actor_key_id && !cdp_audit_token_ok(filter.actor_key_id)) ||
+        (filter.operation && !cdp_audit_token_ok(filter.operation))) {
+        cdp_err_set(&err, CDP_BAD_REQUEST, "actor or operation: not a valid name");
+        return cdp_handle_fail(db, &err);
+    }
+    if (parse_bound(query->from, &filter.from_ms) != 0) {
         cdp_err_set(&err, CDP_BAD_REQUEST, "from: not an ISO-8601 time or milliseconds");
         return cdp_handle_fail(db, &err);
     }
-    if (parse_bound(to, &filter.to_ms) != 0) {
+    if (parse_bound(query->to, &filter.to_ms) != 0) {
         cdp_err_set(&err, CDP_BAD_REQUEST, "to: not an ISO-8601 time or milliseconds");
         return cdp_handle_fail(db, &err);
     }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "audit/log.h"
+#include "policy/audit_policy.h"
 #include "crypto/rootkey.h"
 #include "store/codec.h"
 #include "store/region.h"
@@ -48,6 +49,7 @@ struct cdp {
     size_t region_locks_ready;
     cdp_identity_counters counters;
     cdp_identity_env identity_env;
+    cdp_audit_policy audit_policy;
     pthread_rwlock_t lock;
     int lock_ready;
 };
@@ -194,6 +196,15 @@ static cdp_status open_regions(cdp_t *db, int create, size_t key_cache_entries, 
     cdp_status status =
         cdp_path_join(regions_dir, sizeof regions_dir, db->data_dir, CDP_DIR_REGIONS, err);
     cdp_region_options options = {.block_cache = db->block_cache, .create = create};
+    char policy_dir[PATH_CAP];
+    if (status == CDP_OK)
+        status = cdp_path_join(policy_dir, sizeof policy_dir, db->data_dir, CDP_DIR_POLICIES, err);
+    if (status == CDP_OK)
+        status = cdp_audit_policy_load(policy_dir, &db->audit_policy, err);
+    cdp_audit_options audit_options;
+    cdp_audit_options_default(&audit_options);
+    audit_options.checkpoint_every = db->audit_policy.checkpoint_every;
+    audit_options.checkpoint_interval_ms = db->audit_policy.checkpoint_interval_ms;
     for (size_t i = 0; status == CDP_OK && i < count; i++) {
         region_slot *slot = &db->regions[i];
         const char *id = cdp_policy_region_at(db->policy, i)->id;
@@ -215,7 +226,8 @@ static cdp_status open_regions(cdp_t *db, int create, size_t key_cache_entries, 
             status = cdp_vault_new_with_cache(slot->region, db->keystore, key_cache_entries,
                                               &slot->vault, err);
         if (status == CDP_OK)
-            status = cdp_audit_log_open(slot->region, id, db->keystore, NULL, &slot->audit, err);
+            status = cdp_audit_log_open(slot->region, id, db->keystore, &audit_options, &slot->audit,
+                                        err);
         db->region_count = i + 1;
     }
     return status;
@@ -409,6 +421,30 @@ cdp_status cdp_close_epoch(cdp_t *db, const char *region, uint32_t *new_epoch,
         status = cdp_audit_write(log, NULL, &entry, 1, 1, NULL, &err);
         if (status == CDP_OK)
             status = cdp_audit_checkpoint_now(log, NULL, &err);
+    }
+    cdp_handle_unlock(db);
+    return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
+}
+
+cdp_status cdp_maintain(cdp_t *db, int64_t now_ms) {
+    cdp_err err = {0};
+    if (db == NULL) {
+        cdp_err_set(&err, CDP_MISUSE, "maintain: NULL handle");
+        return cdp_handle_fail(db, &err);
+    }
+    cdp_status status = CDP_OK;
+    cdp_handle_lock_shared(db);
+    for (size_t i = 0; status == CDP_OK && i < db->region_count; i++) {
+        cdp_audit_log *log = db->regions[i].audit;
+        cdp_audit_info info;
+        cdp_audit_log_info(log, &info);
+        /* Records since the last checkpoint, and it is due: sign a new one. */
+        if (info.tree_size > (info.has_checkpoint ? info.last_checkpoint_size : 0) &&
+            now_ms - info.last_checkpoint_ms >= db->audit_policy.checkpoint_interval_ms)
+            status = cdp_audit_checkpoint_now(log, NULL, &err);
+        if (status == CDP_OK && db->audit_policy.retention_days > 0)
+            status = cdp_audit_retain(log, now_ms - db->audit_policy.retention_days * 86400000LL,
+                                      NULL, &err);
     }
     cdp_handle_unlock(db);
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);

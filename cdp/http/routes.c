@@ -211,19 +211,26 @@ static enum MHD_Result handle_unmerge(http_request *request) {
     return result;
 }
 
-/* GET /v1/audit?region=R&from=T&to=T&format=jsonl|avro: the export, written to an unlinked
+/* GET /v1/audit?region=R&from=T&to=T&actor=&profile=&operation=&decision=&format=: the export, written to an unlinked
  * temporary file first (so an error can still be a JSON answer), then streamed from it. */
 static enum MHD_Result handle_audit_export(http_request *request) {
-    char region[64], from[64], to[64], format[16];
-    const char *region_arg = query_argument(request, "region", region, sizeof region);
-    const char *from_arg = query_argument(request, "from", from, sizeof from);
-    const char *to_arg = query_argument(request, "to", to, sizeof to);
-    const char *format_arg = query_argument(request, "format", format, sizeof format);
+    char region[64], from[64], to[64], format[16], actor[64], profile[64], operation[64],
+        decision[16];
+    cdp_audit_query query = {
+        .region = query_argument(request, "region", region, sizeof region),
+        .from = query_argument(request, "from", from, sizeof from),
+        .to = query_argument(request, "to", to, sizeof to),
+        .actor = query_argument(request, "actor", actor, sizeof actor),
+        .profile = query_argument(request, "profile", profile, sizeof profile),
+        .operation = query_argument(request, "operation", operation, sizeof operation),
+        .decision = query_argument(request, "decision", decision, sizeof decision),
+        .format = query_argument(request, "format", format, sizeof format),
+    };
+    const char *format_arg = query.format;
     FILE *out = tmpfile();
     if (out == NULL)
         return http_respond_error(request, 500, "internal", "internal error");
-    cdp_status status = cdp_audit_export_to(request->server->db, &request->actor, region_arg,
-                                            from_arg, to_arg, format_arg, out);
+    cdp_status status = cdp_audit_export_to(request->server->db, &request->actor, &query, out);
     if (status == CDP_OK && fflush(out) != 0)
         status = CDP_IO;
     if (status != CDP_OK) {

@@ -156,13 +156,29 @@ cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
  * NUL. region NULL: the bundle's default region. CDP_NOT_FOUND for an unknown region. */
 cdp_status cdp_audit_pubkey(cdp_t *db, const char *region, char hex[65]);
 
-/* Writes an export of the region's audit log to out: format "jsonl" or "avro" (object container
- * file), records from..to (ISO-8601 times or milliseconds since the epoch; NULL or "" for
- * unbounded), ending with a signed checkpoint and seal, verifiable offline with
- * `cdpctl audit verify`. Role auditor or admin; the export is itself audited. Streams in
- * constant memory. */
-cdp_status cdp_audit_export_to(cdp_t *db, const cdp_actor *actor, const char *region,
-                               const char *from, const char *to, const char *format, FILE *out);
+/* What to export; every field may be NULL or "" (no filter). */
+typedef struct cdp_audit_query {
+    const char *region;    /* NULL: the bundle's default region */
+    const char *from;      /* ISO-8601 time or milliseconds since the epoch */
+    const char *to;
+    const char *actor;     /* API key id */
+    const char *profile;   /* pseudonymous profile id (32 hex) */
+    const char *operation; /* "profile.read", "event.identify", ... */
+    const char *decision;  /* "allow", "withhold", "deny" */
+    const char *format;    /* "jsonl" (default) or "avro" (object container file) */
+} cdp_audit_query;
+
+/* Writes an export of a region's audit log to out, ending with a signed checkpoint and seal,
+ * verifiable offline with `cdpctl audit verify`. A time range exports whole tree ranges; any
+ * other filter gives each record its inclusion proof. Role auditor or admin; the export is
+ * itself audited. Streams in constant memory. CDP_BAD_REQUEST naming a bad field. */
+cdp_status cdp_audit_export_to(cdp_t *db, const cdp_actor *actor, const cdp_audit_query *query,
+                               FILE *out);
+
+/* Periodic upkeep, called by the server every few seconds: signs a checkpoint of each region's
+ * audit log that has records since its last one and is due (policies/audit.json), and removes
+ * audit segments older than the retention period. now_ms: the current time. */
+cdp_status cdp_maintain(cdp_t *db, int64_t now_ms);
 
 /* ---- Metrics ------------------------------------------------------------------------------ */
 

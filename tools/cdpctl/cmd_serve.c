@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,9 +95,19 @@ int cmd_serve(int argc, char **argv) {
             (int)(colon - listen), listen, cdp_http_port(server), data_dir, http_options.threads);
     fflush(stderr);
 
+    /* Wait for a stop signal, doing the periodic upkeep (audit checkpoints, retention) every
+     * five seconds meanwhile. */
     int received = 0;
-    while (sigwait(&stop_signals, &received) != 0)
-        ;
+    for (;;) {
+        struct timespec wait = {.tv_sec = 5, .tv_nsec = 0};
+        received = sigtimedwait(&stop_signals, NULL, &wait);
+        if (received == SIGINT || received == SIGTERM)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (cdp_maintain(db, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000) != CDP_OK)
+            fprintf(stderr, "cdpctl serve: upkeep: %s\n", cdp_errmsg(db));
+    }
     fprintf(stderr, "cdpctl serve: %s received, finishing requests in flight\n",
             received == SIGINT ? "SIGINT" : "SIGTERM");
     cdp_http_stop(server);

@@ -31,6 +31,10 @@ const char *cdp_handle_data_dir(const cdp_t *db);
 /* The identity-resolution environment over every region. Borrowed until cdp_close. */
 const cdp_identity_env *cdp_handle_identity_env(const cdp_t *db);
 
+/* Benchmark only: turns the audit of ingest and reads off for this handle, so cdp-bench can
+ * report what the audit costs. No public call reaches it. */
+void cdp_handle_bench_disable_audit(cdp_t *db);
+
 /* Records err as the calling thread's last error on db and returns its status. */
 cdp_status cdp_handle_fail(const cdp_t *db, const cdp_err *err);
 

@@ -795,7 +795,10 @@ static cdp_status resolve_locked(const cdp_identity_env *env, size_t region_inde
             .decision = CDP_AUDIT_ALLOW,
             .request_id = cdp_audit_token_ok(actor->request_id) ? actor->request_id : NULL,
         };
-        status = cdp_audit_write(env->audit_logs[region_index], batch, &entry, 1, 0, NULL, err);
+        status = env->audit_disabled
+                     ? cdp_region_write(region, batch, 0, err)
+                     : cdp_audit_write(env->audit_logs[region_index], batch, &entry, 1, 0, NULL,
+                                       err);
     }
     if (status == CDP_OK) {
         memcpy(out->profile_id, target_hex, sizeof target_hex);

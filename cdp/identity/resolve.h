@@ -39,6 +39,9 @@ typedef struct cdp_identity_env {
     const cdp_policy *policy;
     const cdp_identity_rules *rules;
     cdp_identity_counters *counters;
+    /* Benchmark only (cdp_handle_bench_disable_audit): measure what the audit costs. Never set
+     * by any public call. */
+    int audit_disabled;
 } cdp_identity_env;
 
 typedef struct cdp_ingest_outcome {

@@ -180,6 +180,60 @@ static void free_bodies(char **bodies, size_t *lengths, size_t count) {
     free(lengths);
 }
 
+static cdp_t *open_store(const char *base, const char *name, const char *policy_dir) {
+    char data_dir[512];
+    snprintf(data_dir, sizeof data_dir, "%s/%s", base, name);
+    cdp_options options;
+    cdp_options_default(&options);
+    options.create = 1;
+    options.policy_dir = policy_dir;
+    cdp_t *db = NULL;
+    if (cdp_open(data_dir, &options, &db) != CDP_OK) {
+        fprintf(stderr, "cdp-bench ingest: %s\n", cdp_errmsg(db));
+        cdp_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* Random profile reads through cdp_profile_get (purpose personalization): the hot path of a
+ * personalization service, with its audit record. */
+static double read_profiles(cdp_t *db, size_t people, size_t reads) {
+    cdp_actor reader;
+    memset(&reader, 0, sizeof reader);
+    reader.role = CDP_ROLE_PERSONALIZATION;
+    snprintf(reader.key_id, sizeof reader.key_id, "bench");
+    snprintf(reader.region, sizeof reader.region, "eu");
+    unsigned seed = 7;
+    double start = seconds();
+    for (size_t i = 0; i < reads; i++) {
+        seed = seed * 1103515245u + 12345u;
+        char ref[64];
+        snprintf(ref, sizeof ref, "user_id:user-%u", (seed >> 8) % (unsigned)people);
+        char *json = NULL;
+        if (cdp_profile_get(db, &reader, "personalization", ref, &json) == CDP_OK)
+            cdp_free(json);
+    }
+    return (double)reads / (seconds() - start);
+}
+
+/* The read ceiling: raw RocksDB gets of stored values of a similar size (the raw messages). */
+static double read_raw(cdp_region *raw, size_t events, size_t reads) {
+    unsigned seed = 7;
+    double start = seconds();
+    for (size_t i = 0; i < reads; i++) {
+        seed = seed * 1103515245u + 12345u;
+        char key[32];
+        snprintf(key, sizeof key, "m-%u", (seed >> 8) % (unsigned)events);
+        uint8_t *value = NULL;
+        size_t len = 0;
+        if (cdp_region_get(raw, CDP_CF_EVENTS, (const uint8_t *)key, strlen(key), &value, &len,
+                           NULL) == CDP_OK)
+            cdp_region_free_value(value);
+    }
+    return (double)reads / (seconds() - start);
+}
+
 int cdp_bench_ingest(size_t events, const char *policy_dir) {
     size_t people = events / 10 > 100 ? events / 10 : 100;
     char base[] = "/tmp/cdp-bench-ingest-XXXXXX";
@@ -187,53 +241,65 @@ int cdp_bench_ingest(size_t events, const char *policy_dir) {
         return 1;
     json_object_seed(0);
     int result = 0;
+    char **warm = NULL, **bodies = NULL;
+    size_t *warm_lengths = NULL, *lengths = NULL;
+    size_t warm_count = build_bodies(people, people, 10000000, &warm, &warm_lengths, 1);
+    size_t count = build_bodies(events, people, 0, &bodies, &lengths, 0);
     for (int threads = 1; threads <= 2 && result == 0; threads++) {
-        char data_dir[512], raw_dir[512];
-        snprintf(data_dir, sizeof data_dir, "%s/data-%d", base, threads);
+        char name[32], raw_dir[512];
         snprintf(raw_dir, sizeof raw_dir, "%s/raw-%d", base, threads);
-        cdp_options options;
-        cdp_options_default(&options);
-        options.create = 1;
-        options.policy_dir = policy_dir;
-        cdp_t *db = NULL;
-        if (cdp_open(data_dir, &options, &db) != CDP_OK) {
-            fprintf(stderr, "cdp-bench ingest: %s\n", cdp_errmsg(db));
-            cdp_close(db);
-            return 1;
-        }
+        snprintf(name, sizeof name, "audited-%d", threads);
+        cdp_t *db = open_store(base, name, policy_dir);
+        snprintf(name, sizeof name, "unaudited-%d", threads);
+        cdp_t *bare = open_store(base, name, policy_dir);
         cdp_err err = {0};
         cdp_region_options raw_options = {.create = 1};
         cdp_region *raw = NULL;
-        if (cdp_region_open(raw_dir, "eu", &raw_options, &raw, &err) != CDP_OK) {
-            fprintf(stderr, "cdp-bench ingest: %s\n", err.message);
+        if (db == NULL || bare == NULL ||
+            cdp_region_open(raw_dir, "eu", &raw_options, &raw, &err) != CDP_OK) {
             cdp_close(db);
-            return 1;
+            cdp_close(bare);
+            result = 1;
+            break;
         }
-        /* Warm store: every person identified once (not measured). */
-        char **bodies = NULL;
-        size_t *lengths = NULL;
-        size_t count = build_bodies(people, people, 10000000, &bodies, &lengths, 1);
-        ingest_job job = {.db = db, .raw = raw, .bodies = bodies, .lengths = lengths};
-        timed(run_cdp, &job, count, 2);
-        timed(run_raw, &job, count, 2);
-        free_bodies(bodies, lengths, count);
-        count = build_bodies(events, people, 0, &bodies, &lengths, 0);
+        cdp_handle_bench_disable_audit(bare);
+        /* Warm stores: every person identified once (not measured). */
+        ingest_job job = {.db = db, .raw = raw, .bodies = warm, .lengths = warm_lengths};
+        timed(run_cdp, &job, warm_count, 2);
+        job.db = bare;
+        timed(run_cdp, &job, warm_count, 2);
+        timed(run_raw, &job, warm_count, 2);
         job.bodies = bodies;
         job.lengths = lengths;
         double raw_seconds = timed(run_raw, &job, count, threads);
+        job.db = bare;
+        double bare_seconds = timed(run_cdp, &job, count, threads);
+        job.db = db;
         double cdp_seconds = timed(run_cdp, &job, count, threads);
         if (job.failed)
             result = 1;
         double ops = (double)events / cdp_seconds, ceiling = (double)events / raw_seconds;
         printf("{\"bench\": \"ingest\", \"threads\": %d, \"ops_per_s\": %.0f, "
-               "\"ceiling_ops_per_s\": %.0f, \"ratio\": %.3f, \"events\": %zu, \"people\": %zu, "
-               "\"batch\": %d}\n",
-               threads, ops, ceiling, ops / ceiling, events, people, BATCH);
+               "\"ceiling_ops_per_s\": %.0f, \"ratio\": %.3f, \"without_audit_ops_per_s\": %.0f, "
+               "\"events\": %zu, \"people\": %zu, \"batch\": %d}\n",
+               threads, ops, ceiling, ops / ceiling, (double)events / bare_seconds, events, people,
+               BATCH);
+        if (threads == 1) {
+            size_t reads = events < 200000 ? events : 200000;
+            double raw_reads = read_raw(raw, events, reads);
+            double bare_reads = read_profiles(bare, people, reads);
+            double audited_reads = read_profiles(db, people, reads);
+            printf("{\"bench\": \"profile_read\", \"ops_per_s\": %.0f, \"ceiling_ops_per_s\": %.0f, "
+                   "\"ratio\": %.3f, \"without_audit_ops_per_s\": %.0f, \"reads\": %zu}\n",
+                   audited_reads, raw_reads, audited_reads / raw_reads, bare_reads, reads);
+        }
         fflush(stdout);
-        free_bodies(bodies, lengths, count);
         cdp_region_close(raw);
         cdp_close(db);
+        cdp_close(bare);
     }
+    free_bodies(warm, warm_lengths, warm_count);
+    free_bodies(bodies, lengths, count);
     if (getenv("CDP_BENCH_KEEP") == NULL)
         cdp_remove_tree(base);
     return result;

@@ -12,7 +12,7 @@ endif
 DEMO_DIR ?= demo-data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps build test run bench clean format
+.PHONY: all deps build test run bench bench-http clean format
 
 all: build
 
@@ -33,6 +33,9 @@ run: build
 
 bench: build
 	$(BUILD_DIR)/cdp-bench $(BENCH_ARGS)
+
+bench-http: build
+	BUILD_DIR=$(BUILD_DIR) tools/bench/http/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -138,8 +138,7 @@ function basicUser(headers) {
 function segmentClient(source) {
     const client = new SegmentAnalytics({
         writeKey: keys[source],
-        host: recorder.url,
-        path: '/v1/batch',
+        host: recorder.url, // path: the SDK's default, /v1/batch
         flushAt: 50,
         flushInterval: 200,
         maxRetries: 1,
@@ -287,6 +286,21 @@ test('analytics-node: posts JSON to /v1/batch with the write key as Basic user n
     assert.equal(request.json.batch[0].type, 'track');
     assert.equal(request.status, 200);
     assert.deepEqual(JSON.parse(request.answer), { success: true });
+});
+
+test('analytics-node: a key that may not ingest is a delivery failure the SDK reports', async () => {
+    const client = new SegmentAnalytics({
+        writeKey: keys.personalization, host: recorder.url, flushInterval: 200, maxRetries: 1,
+    });
+    const errors = [];
+    client.on('error', (error) => errors.push(error));
+    const sent = await recording(async () => {
+        client.track({ anonymousId: `anon-denied-${run}`, event: 'Denied' });
+        await client.closeAndFlush({ timeout: 10000 });
+    });
+    assert.deepEqual(sent.map((request) => request.status), [403], 'one try: 403 is not retried');
+    assert.equal(JSON.parse(sent[0].answer).error.code, 'forbidden');
+    assert.equal(errors.length, 1, 'the SDK reports the failed delivery');
 });
 
 test('analytics-node: a message sent twice with one messageId is stored once', async () => {

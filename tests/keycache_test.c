@@ -201,7 +201,8 @@ static void *hammer(void *argument) {
     for (int i = 0; i < 200000; i++) {
         state = state * 1103515245u + 12345u;
         uint32_t n = (state >> 8) % 2000;
-        uint8_t id[CDP_KEYCACHE_ID_BYTES], key[CDP_KEYCACHE_KEY_BYTES], want[CDP_KEYCACHE_KEY_BYTES];
+        uint8_t id[CDP_KEYCACHE_ID_BYTES], key[CDP_KEYCACHE_KEY_BYTES],
+            want[CDP_KEYCACHE_KEY_BYTES];
         cdp_keycache_ticket ticket;
         id_of(id, n);
         key_for(want, id);
@@ -320,8 +321,7 @@ static cdp_status read_person(cdp_vault *vault, const uint8_t *profile_id) {
 static void delete_wrapped_key(cdp_vault *vault, const uint8_t *profile_id) {
     cdp_err err = {0};
     cdp_batch *batch = cdp_batch_new();
-    cdp_batch_delete(batch, cdp_vault_region(vault), CDP_CF_KEYS, profile_id,
-                     CDP_PROFILE_ID_BYTES);
+    cdp_batch_delete(batch, cdp_vault_region(vault), CDP_CF_KEYS, profile_id, CDP_PROFILE_ID_BYTES);
     cr_assert_eq(cdp_region_write(cdp_vault_region(vault), batch, 1, &err), CDP_OK);
     cdp_batch_free(batch);
 }
@@ -409,9 +409,9 @@ Test(vault_cache, a_key_whose_record_does_not_open_is_not_cached) {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
     cdp_region *region = cdp_vault_region(eu);
-    cr_assert_eq(cdp_region_get(region, CDP_CF_PROFILES, alice.profile_id, 16, &sealed,
-                                &sealed_len, &err),
-                 CDP_OK);
+    cr_assert_eq(
+        cdp_region_get(region, CDP_CF_PROFILES, alice.profile_id, 16, &sealed, &sealed_len, &err),
+        CDP_OK);
     cdp_batch *batch = cdp_batch_new();
     cdp_batch_put(batch, region, CDP_CF_PROFILES, bob.profile_id, 16, sealed, sealed_len);
     cr_assert_eq(cdp_region_write(region, batch, 0, &err), CDP_OK);

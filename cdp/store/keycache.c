@@ -70,8 +70,7 @@ _Static_assert(sizeof(keycache_bucket) ==
                "no padding inside a bucket");
 
 static keycache_stripe *stripe_at(const cdp_keycache *cache, size_t bucket) {
-    return (keycache_stripe *)(cache->stripes +
-                               (bucket % KEYCACHE_STRIPES) * KEYCACHE_CACHE_LINE);
+    return (keycache_stripe *)(cache->stripes + (bucket % KEYCACHE_STRIPES) * KEYCACHE_CACHE_LINE);
 }
 
 static keycache_bucket *bucket_at(const cdp_keycache *cache, size_t bucket) {
@@ -92,8 +91,7 @@ typedef struct keycache_place {
     unsigned evict_from; /* 0 or 1 */
 } keycache_place;
 
-static keycache_place place_of(const cdp_keycache *cache,
-                               const uint8_t id[CDP_KEYCACHE_ID_BYTES]) {
+static keycache_place place_of(const cdp_keycache *cache, const uint8_t id[CDP_KEYCACHE_ID_BYTES]) {
     uint64_t low, high;
     memcpy(&low, id, sizeof low);
     memcpy(&high, id + 8, sizeof high);
@@ -113,7 +111,8 @@ static keycache_place place_of(const cdp_keycache *cache,
 /* Locks the stripes of both candidate buckets, lower stripe first (so two threads never wait on
  * each other crosswise); once if they share a stripe. */
 static void lock_place(const cdp_keycache *cache, const keycache_place *place) {
-    size_t first = place->bucket[0] % KEYCACHE_STRIPES, second = place->bucket[1] % KEYCACHE_STRIPES;
+    size_t first = place->bucket[0] % KEYCACHE_STRIPES,
+           second = place->bucket[1] % KEYCACHE_STRIPES;
     if (first > second) {
         size_t swap = first;
         first = second;
@@ -125,7 +124,8 @@ static void lock_place(const cdp_keycache *cache, const keycache_place *place) {
 }
 
 static void unlock_place(const cdp_keycache *cache, const keycache_place *place) {
-    size_t first = place->bucket[0] % KEYCACHE_STRIPES, second = place->bucket[1] % KEYCACHE_STRIPES;
+    size_t first = place->bucket[0] % KEYCACHE_STRIPES,
+           second = place->bucket[1] % KEYCACHE_STRIPES;
     pthread_mutex_unlock(&stripe_at(cache, first)->mutex);
     if (second != first)
         pthread_mutex_unlock(&stripe_at(cache, second)->mutex);
@@ -282,7 +282,7 @@ static unsigned victim_of(keycache_bucket *bucket) {
         bucket->hand = (uint8_t)((way + 1) % WAYS);
         if (!(bucket->referenced & (1u << way)))
             return way;
-        bucket->referenced &= (uint8_t)~(1u << way);
+        bucket->referenced &= (uint8_t) ~(1u << way);
     }
 }
 
@@ -314,7 +314,7 @@ void cdp_keycache_put(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE
             else
                 bucket = used[1] < used[0] ? buckets[1] : buckets[0];
             way = (int)victim_of(bucket);
-            bucket->referenced &= (uint8_t)~(1u << way);
+            bucket->referenced &= (uint8_t) ~(1u << way);
         }
         memcpy(bucket->ids[way], profile_id, CDP_KEYCACHE_ID_BYTES);
         memcpy(bucket->keys[way], data_key, CDP_KEYCACHE_KEY_BYTES);
@@ -334,8 +334,8 @@ void cdp_keycache_forget(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCA
         if (way >= 0) {
             sodium_memzero(bucket->keys[way], CDP_KEYCACHE_KEY_BYTES);
             sodium_memzero(bucket->ids[way], CDP_KEYCACHE_ID_BYTES);
-            bucket->valid &= (uint8_t)~(1u << way);
-            bucket->referenced &= (uint8_t)~(1u << way);
+            bucket->valid &= (uint8_t) ~(1u << way);
+            bucket->referenced &= (uint8_t) ~(1u << way);
         }
         /* Even when absent: a load that missed before this call must not put the key back. */
         bucket->generation++;

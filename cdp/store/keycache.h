@@ -1,10 +1,10 @@
 /* A bounded cache of unwrapped data keys (profile id -> data key), so that reading a known
  * person's record is one RocksDB read instead of two (wrapped key, then record) plus an unwrap.
  * Set-associative: 4-way buckets, two candidate buckets per id, CLOCK replacement inside a
- * bucket, a mutex per stripe of buckets. Everything (keys, ids, bucket state) lives in sodium_malloc memory: guard pages,
- * mlock where RLIMIT_MEMLOCK allows (chunk by chunk), keys overwritten on eviction, wiped on
- * forget and free. Allocated on first use, so a region that is never read costs nothing.
- * Thread-safe.
+ * bucket, a mutex per stripe of buckets. Everything (keys, ids, bucket state) lives in
+ * sodium_malloc memory: guard pages, mlock where RLIMIT_MEMLOCK allows (chunk by chunk), keys
+ * overwritten on eviction, wiped on forget and free. Allocated on first use, so a region that is
+ * never read costs nothing. Thread-safe.
  *
  * The cache mirrors the `keys` column family and never reads it: whoever deletes a wrapped key
  * must call cdp_keycache_forget for that profile id AFTER the delete is written (calling it before
@@ -49,13 +49,14 @@ size_t cdp_keycache_capacity(const cdp_keycache *cache);
 int cdp_keycache_get(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES],
                      uint8_t data_key[CDP_KEYCACHE_KEY_BYTES], cdp_keycache_ticket *ticket);
 
-/* Starts loading the profile's bucket into the CPU cache without waiting for it, so a lookup
+/* Starts loading the profile's two buckets into the CPU cache without waiting for it, so a lookup
  * after other work (a RocksDB read) finds it there. Changes nothing; no lock. */
 void cdp_keycache_prefetch(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES]);
 
-/* Remembers a key, in the emptier of its two buckets, evicting (CLOCK) when both are full. With a ticket from
- * cdp_keycache_get: only if no forget touched the bucket since (else nothing happens). ticket NULL:
- * unconditionally — only for a person no concurrent forget can concern (one just created). */
+/* Remembers a key, in the emptier of its two buckets, evicting (CLOCK) when both are full. With a
+ * ticket from cdp_keycache_get: only if no forget touched its buckets since (else nothing happens).
+ * ticket NULL: unconditionally — only for a person no concurrent forget can concern (one just
+ * created). */
 void cdp_keycache_put(cdp_keycache *cache, const uint8_t profile_id[CDP_KEYCACHE_ID_BYTES],
                       const uint8_t data_key[CDP_KEYCACHE_KEY_BYTES],
                       const cdp_keycache_ticket *ticket);

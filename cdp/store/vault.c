@@ -86,9 +86,9 @@ cdp_status cdp_vault_create_person(cdp_vault *vault, cdp_batch *batch, cdp_perso
 static cdp_status unwrap_into(cdp_vault *vault, const uint8_t *profile_id, const uint8_t *wrapped,
                               size_t wrapped_len, cdp_person *out, cdp_err *err) {
     memcpy(out->profile_id, profile_id, CDP_PROFILE_ID_BYTES);
-    cdp_status status = cdp_datakey_unwrap(vault->keystore, cdp_region_name(vault->region),
-                                           profile_id, CDP_PROFILE_ID_BYTES, wrapped, wrapped_len,
-                                           out->data_key, NULL, err);
+    cdp_status status =
+        cdp_datakey_unwrap(vault->keystore, cdp_region_name(vault->region), profile_id,
+                           CDP_PROFILE_ID_BYTES, wrapped, wrapped_len, out->data_key, NULL, err);
     if (status != CDP_OK)
         cdp_person_wipe(out);
     return status;
@@ -122,8 +122,8 @@ cdp_status cdp_vault_load_person(cdp_vault *vault, const uint8_t profile_id[CDP_
     cdp_keycache_ticket ticket;
     if (cached_person(vault, profile_id, out, &ticket))
         return CDP_OK;
-    cdp_status status = cdp_region_get(vault->region, CDP_CF_KEYS, profile_id,
-                                       CDP_PROFILE_ID_BYTES, &wrapped, &wrapped_len, err);
+    cdp_status status = cdp_region_get(vault->region, CDP_CF_KEYS, profile_id, CDP_PROFILE_ID_BYTES,
+                                       &wrapped, &wrapped_len, err);
     if (status == CDP_NOT_FOUND)
         return cdp_err_set(err, CDP_NOT_FOUND, "no data key for this profile (unknown or erased)");
     if (status != CDP_OK)
@@ -146,8 +146,8 @@ static cdp_status make_ad(const cdp_vault *vault, cdp_cf cf, const uint8_t *key,
 }
 
 cdp_status cdp_vault_put(cdp_vault *vault, cdp_batch *batch, const cdp_person *person, cdp_cf cf,
-                         const uint8_t *key, size_t key_len, const uint8_t *plain,
-                         size_t plain_len, cdp_err *err) {
+                         const uint8_t *key, size_t key_len, const uint8_t *plain, size_t plain_len,
+                         cdp_err *err) {
     uint8_t ad[CDP_AEAD_AD_MAX];
     size_t ad_len = 0;
     uint8_t stack_sealed[1024];
@@ -172,9 +172,9 @@ cdp_status cdp_vault_put(cdp_vault *vault, cdp_batch *batch, const cdp_person *p
     return status;
 }
 
-cdp_status cdp_vault_open(cdp_vault *vault, const cdp_person *person, cdp_cf cf,
-                          const uint8_t *key, size_t key_len, const uint8_t *sealed,
-                          size_t sealed_len, cdp_buf *plain, cdp_err *err) {
+cdp_status cdp_vault_open(cdp_vault *vault, const cdp_person *person, cdp_cf cf, const uint8_t *key,
+                          size_t key_len, const uint8_t *sealed, size_t sealed_len, cdp_buf *plain,
+                          cdp_err *err) {
     uint8_t ad[CDP_AEAD_AD_MAX];
     size_t ad_len = 0, plain_len = 0;
     cdp_status status = make_ad(vault, cf, key, key_len, ad, &ad_len, err);
@@ -189,14 +189,16 @@ cdp_status cdp_vault_open(cdp_vault *vault, const cdp_person *person, cdp_cf cf,
     status = cdp_aead_open(plain->data, plain->cap, &plain_len, sealed, sealed_len, ad, ad_len,
                            person->data_key);
     if (status != CDP_OK)
-        return cdp_err_set(err, status, "%s: record does not authenticate (altered, moved, or "
-                                        "not this person's)", cdp_cf_name(cf));
+        return cdp_err_set(err, status,
+                           "%s: record does not authenticate (altered, moved, or "
+                           "not this person's)",
+                           cdp_cf_name(cf));
     plain->len = plain_len;
     return CDP_OK;
 }
 
-cdp_status cdp_vault_get(cdp_vault *vault, const cdp_person *person, cdp_cf cf,
-                         const uint8_t *key, size_t key_len, cdp_buf *plain, cdp_err *err) {
+cdp_status cdp_vault_get(cdp_vault *vault, const cdp_person *person, cdp_cf cf, const uint8_t *key,
+                         size_t key_len, cdp_buf *plain, cdp_err *err) {
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
     cdp_status status = cdp_region_get(vault->region, cf, key, key_len, &sealed, &sealed_len, err);
@@ -285,12 +287,12 @@ static cdp_status reindex_person(cdp_vault *vault, cdp_batch *batch, const cdp_p
             const cdp_region_keys *old = NULL;
             if (cdp_keystore_epoch(vault->keystore, region, old_epochs[e], &old, NULL) != CDP_OK)
                 continue;
-            cdp_blind_index(blind, old->blind_key, identity->type,
-                            (const uint8_t *)identity->value, strlen(identity->value));
+            cdp_blind_index(blind, old->blind_key, identity->type, (const uint8_t *)identity->value,
+                            strlen(identity->value));
             cdp_batch_delete(batch, vault->region, CDP_CF_IDENTITY, blind, sizeof blind);
         }
-        cdp_blind_index(blind, current->blind_key, identity->type,
-                        (const uint8_t *)identity->value, strlen(identity->value));
+        cdp_blind_index(blind, current->blind_key, identity->type, (const uint8_t *)identity->value,
+                        strlen(identity->value));
         cdp_batch_put(batch, vault->region, CDP_CF_IDENTITY, blind, sizeof blind,
                       person->profile_id, CDP_PROFILE_ID_BYTES);
     }
@@ -338,11 +340,11 @@ cdp_status cdp_vault_close_epoch(cdp_vault *vault, uint32_t *new_epoch, size_t *
         uint8_t rewrapped_key[CDP_WRAPPED_KEY_BYTES];
         status = unwrap_into(vault, profile_id, wrapped, wrapped_len, &person, err);
         if (status == CDP_OK)
-            status = cdp_datakey_wrap(vault->keystore, region, profile_id, key_len,
-                                      person.data_key, rewrapped_key, err);
+            status = cdp_datakey_wrap(vault->keystore, region, profile_id, key_len, person.data_key,
+                                      rewrapped_key, err);
         if (status == CDP_OK)
-            status = reindex_person(vault, batch, &person, old_epochs, old_count, current, &plain,
-                                    err);
+            status =
+                reindex_person(vault, batch, &person, old_epochs, old_count, current, &plain, err);
         cdp_person_wipe(&person);
         if (status != CDP_OK) {
             cdp_err_prefix(err, "closing epoch of region %s", region);

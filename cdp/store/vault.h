@@ -35,8 +35,7 @@ void cdp_person_wipe(cdp_person *person);
  * on first use); cdp_vault_new is the same with 0. */
 cdp_status cdp_vault_new_with_cache(cdp_region *region, cdp_keystore *keystore,
                                     size_t key_cache_entries, cdp_vault **out, cdp_err *err);
-cdp_status cdp_vault_new(cdp_region *region, cdp_keystore *keystore, cdp_vault **out,
-                         cdp_err *err);
+cdp_status cdp_vault_new(cdp_region *region, cdp_keystore *keystore, cdp_vault **out, cdp_err *err);
 void cdp_vault_free(cdp_vault *vault); /* accepts NULL; wipes every cached key */
 cdp_region *cdp_vault_region(const cdp_vault *vault);
 
@@ -65,11 +64,11 @@ void cdp_vault_key_cache_stats(cdp_vault *vault, uint64_t *hits, uint64_t *misse
 
 /* Seals plain under the person's key and adds the put to batch. */
 cdp_status cdp_vault_put(cdp_vault *vault, cdp_batch *batch, const cdp_person *person, cdp_cf cf,
-                         const uint8_t *key, size_t key_len, const uint8_t *plain,
-                         size_t plain_len, cdp_err *err);
+                         const uint8_t *key, size_t key_len, const uint8_t *plain, size_t plain_len,
+                         cdp_err *err);
 /* Reads and opens one record into plain (replacing its contents). CDP_NOT_FOUND if absent. */
-cdp_status cdp_vault_get(cdp_vault *vault, const cdp_person *person, cdp_cf cf,
-                         const uint8_t *key, size_t key_len, cdp_buf *plain, cdp_err *err);
+cdp_status cdp_vault_get(cdp_vault *vault, const cdp_person *person, cdp_cf cf, const uint8_t *key,
+                         size_t key_len, cdp_buf *plain, cdp_err *err);
 /* Loads the person's key and reads one of their records (the hot path of a profile read): with
  * the key cached, one read of the record; else one multi-get of wrapped key and record, and the
  * key is cached once the record opened. CDP_NOT_FOUND if the person or the record is absent. */
@@ -78,9 +77,9 @@ cdp_status cdp_vault_get_person_record(cdp_vault *vault,
                                        const uint8_t *key, size_t key_len, cdp_person *person,
                                        cdp_buf *plain, cdp_err *err);
 /* Opens a sealed value read elsewhere (e.g. from an iterator) into plain. */
-cdp_status cdp_vault_open(cdp_vault *vault, const cdp_person *person, cdp_cf cf,
-                          const uint8_t *key, size_t key_len, const uint8_t *sealed,
-                          size_t sealed_len, cdp_buf *plain, cdp_err *err);
+cdp_status cdp_vault_open(cdp_vault *vault, const cdp_person *person, cdp_cf cf, const uint8_t *key,
+                          size_t key_len, const uint8_t *sealed, size_t sealed_len, cdp_buf *plain,
+                          cdp_err *err);
 
 /* Blind index of (type, normalized value) under the region's current blind-index key. */
 cdp_status cdp_vault_blind(cdp_vault *vault, const char *type, const uint8_t *value,
@@ -92,8 +91,9 @@ cdp_status cdp_vault_blind(cdp_vault *vault, const char *type, const uint8_t *va
  * in the keystore. A copy of the data taken before (backup, copied directory, stray SST) can no
  * longer be opened with the current keystore. Interrupted, it is safe to run again: entries still
  * under an old epoch are picked up, and old epochs are destroyed only after all moved.
- * *rewrapped (may be NULL) counts the data keys re-wrapped. Cached data keys stay valid (re-wrapping
- * does not change them); the scan does not add to the cache, so it keeps its working set. */
+ * *rewrapped (may be NULL) counts the data keys re-wrapped. Cached data keys stay valid
+ * (re-wrapping does not change them); the scan does not add to the cache, so it keeps its working
+ * set. */
 cdp_status cdp_vault_close_epoch(cdp_vault *vault, uint32_t *new_epoch, size_t *rewrapped,
                                  cdp_err *err);
 

@@ -50,6 +50,7 @@ struct cdp {
     cdp_identity_counters counters;
     cdp_identity_env identity_env;
     cdp_audit_policy audit_policy;
+    int64_t last_retention_sweep_ms;
     pthread_rwlock_t lock;
     int lock_ready;
 };
@@ -448,5 +449,12 @@ cdp_status cdp_maintain(cdp_t *db, int64_t now_ms) {
                                       NULL, &err);
     }
     cdp_handle_unlock(db);
-    return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
+    if (status != CDP_OK)
+        return cdp_handle_fail(db, &err);
+    /* Expired events: at most once an hour (reads already refuse them). */
+    if (now_ms - db->last_retention_sweep_ms >= 3600000) {
+        db->last_retention_sweep_ms = now_ms;
+        return cdp_retention_sweep(db, now_ms, NULL);
+    }
+    return CDP_OK;
 }

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "access/access.h"
 #include "api/handle.h"
-#include "identity/resolve.h"
 #include "identity/segment.h"
 #include "util/alloc.h"
 
@@ -20,6 +20,7 @@ void cdp_ingest_result_clear(cdp_ingest_result *result) {
     if (result == NULL)
         return;
     cdp_free(result->errors_json);
+    cdp_free(result->dropped_json);
     memset(result, 0, sizeof *result);
 }
 
@@ -30,13 +31,24 @@ static int role_may_ingest(cdp_role role) {
 /* One message: parse, resolve, store. */
 static cdp_status ingest_one(const cdp_identity_env *env, const cdp_actor *actor, json_t *message,
                              const char *type_hint, int gpc, int64_t received,
-                             unsigned char *touched, cdp_ingest_result *result, cdp_err *err) {
+                             unsigned char *touched, cdp_ingest_result *result, json_t *dropped,
+                             size_t index, cdp_err *err) {
     cdp_segment_message parsed;
     memset(&parsed, 0, sizeof parsed);
     cdp_status status = cdp_segment_parse(message, type_hint, &parsed, err);
     if (status == CDP_OK) {
         cdp_ingest_outcome outcome;
-        status = cdp_identity_ingest(env, actor, &parsed, gpc, received, &outcome, err);
+        json_t *message_dropped = json_array();
+        status = cdp_access_ingest(env, actor, &parsed, gpc, received, &outcome, message_dropped,
+                                   err);
+        size_t i;
+        json_t *entry;
+        json_array_foreach(message_dropped, i, entry) {
+            if (status == CDP_OK && dropped != NULL && json_object_set_new(entry, "index",
+                                                                           json_integer((json_int_t)index)) == 0)
+                json_array_append(dropped, entry);
+        }
+        json_decref(message_dropped);
         if (status == CDP_OK) {
             touched[outcome.region_index] = 1;
             if (outcome.duplicate)
@@ -53,7 +65,7 @@ static cdp_status sync_touched(const cdp_identity_env *env, const unsigned char 
                                cdp_err *err) {
     for (size_t r = 0; r < env->region_count; r++)
         if (touched[r]) {
-            cdp_status status = cdp_region_sync_wal(cdp_vault_region(env->vaults[r]), err);
+            cdp_status status = cdp_access_sync_region(env, r, err);
             if (status != CDP_OK)
                 return status;
         }
@@ -63,7 +75,7 @@ static cdp_status sync_touched(const cdp_identity_env *env, const unsigned char 
 cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
                       const char *body, size_t body_len, int gpc, cdp_ingest_result *result) {
     cdp_err err = {0};
-    json_t *root = NULL, *errors = NULL;
+    json_t *root = NULL, *errors = NULL, *dropped = json_array();
     unsigned char touched[64] = {0};
     if (result != NULL)
         memset(result, 0, sizeof *result);
@@ -89,7 +101,8 @@ cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
                                      : json_object_get(root, "batch") != NULL;
     cdp_handle_lock_shared(db);
     if (!is_batch) {
-        status = ingest_one(env, actor, root, type_hint, gpc, received, touched, result, &err);
+        status = ingest_one(env, actor, root, type_hint, gpc, received, touched, result, dropped,
+                            0, &err);
         if (status != CDP_OK)
             result->rejected = 1;
     } else {
@@ -104,8 +117,9 @@ cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
             json_t *message;
             json_array_foreach(batch, index, message) {
                 cdp_err message_err = {0};
-                cdp_status message_status = ingest_one(env, actor, message, NULL, gpc, received,
-                                                       touched, result, &message_err);
+                cdp_status message_status =
+                    ingest_one(env, actor, message, NULL, gpc, received, touched, result, dropped,
+                               index, &message_err);
                 if (message_status == CDP_OK)
                     continue;
                 /* A store failure is not the message's fault: stop and report it. */
@@ -142,6 +156,15 @@ cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
         }
         json_decref(errors);
     }
+    result->dropped = json_array_size(dropped);
+    if (result->dropped > 0) {
+        char *text = json_dumps(dropped, JSON_COMPACT);
+        if (text != NULL) {
+            result->dropped_json = cdp_strdup(text);
+            free(text);
+        }
+    }
+    json_decref(dropped);
     json_decref(root);
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access/access.h"
 #include "api/handle.h"
 #include "util/alloc.h"
 
@@ -34,7 +35,7 @@ cdp_status cdp_metrics_text(cdp_t *db, char **text) {
         {"cdp_blocked_identifiers_total", "Identifiers ignored as blocked placeholder values.",
          offsetof(cdp_identity_counters, blocked_identifiers)},
     };
-    char buffer[4096];
+    char buffer[16384];
     size_t used = 0;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const _Atomic unsigned long long *value =
@@ -45,6 +46,28 @@ cdp_status cdp_metrics_text(cdp_t *db, char **text) {
         if (n < 0 || (size_t)n >= sizeof buffer - used)
             break;
         used += (size_t)n;
+    }
+    /* The one door's refusals (whole requests) and withholdings (items), by reason. */
+    static const char *const families[2][2] = {
+        {"cdp_access_denials_total", "Requests refused by the access decision, by reason."},
+        {"cdp_access_withheld_total",
+         "Items (traits, events, properties) withheld or not stored, by reason."}};
+    for (int family = 0; family < 2; family++) {
+        int n = snprintf(buffer + used, sizeof buffer - used, "# HELP %s %s\n# TYPE %s counter\n",
+                         families[family][0], families[family][1], families[family][0]);
+        if (n < 0 || (size_t)n >= sizeof buffer - used)
+            break;
+        used += (size_t)n;
+        for (size_t i = 0; i < cdp_access_counter_count(); i++) {
+            const char *reason;
+            unsigned long long denied, withheld;
+            cdp_access_counter_at(i, &reason, &denied, &withheld);
+            n = snprintf(buffer + used, sizeof buffer - used, "%s{reason=\"%s\"} %llu\n",
+                         families[family][0], reason, family == 0 ? denied : withheld);
+            if (n < 0 || (size_t)n >= sizeof buffer - used)
+                break;
+            used += (size_t)n;
+        }
     }
     *text = cdp_strndup(buffer, used);
     if (*text == NULL) {

@@ -115,17 +115,20 @@ static enum MHD_Result handle_ingest(http_request *request) {
     }
     http_metrics_count_ingest(request->server->metrics, result.accepted, result.duplicates,
                               result.rejected);
-    if (result.rejected == 0) {
+    if (result.rejected == 0 && result.dropped == 0) {
         cdp_ingest_result_clear(&result);
         static char success[] = "{\"success\": true}\n";
         return http_respond(request, 200, json_content_type, success, sizeof success - 1, NULL);
     }
-    /* Some messages of a batch were refused: the good ones are stored, say which were not. */
+    /* Some messages of a batch were refused (the good ones are stored), or some of their data
+     * was not stored (minimisation): say which. */
     json_t *errors = result.errors_json ? json_loads(result.errors_json, 0, NULL) : NULL;
+    json_t *dropped = result.dropped_json ? json_loads(result.dropped_json, 0, NULL) : NULL;
     json_t *answer = json_pack(
-        "{s:b, s:I, s:I, s:I, s:o}", "success", 1, "accepted", (json_int_t)result.accepted,
+        "{s:b, s:I, s:I, s:I, s:o, s:o}", "success", 1, "accepted", (json_int_t)result.accepted,
         "duplicates", (json_int_t)result.duplicates, "rejected", (json_int_t)result.rejected,
-        "errors", errors != NULL ? errors : json_array());
+        "errors", errors != NULL ? errors : json_array(), "dropped",
+        dropped != NULL ? dropped : json_array());
     cdp_ingest_result_clear(&result);
     char *text = answer ? json_dumps(answer, JSON_PRESERVE_ORDER) : NULL;
     json_decref(answer);

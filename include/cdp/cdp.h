@@ -135,6 +135,13 @@ typedef struct cdp_ingest_result {
     /* JSON array [{"index": i, "code": "bad_request", "message": "field: reason"}], or NULL when
      * nothing was rejected. Caller owns it (free with cdp_ingest_result_clear). */
     char *errors_json;
+    /* Data minimisation: traits and properties not stored because no purpose may lawfully use
+     * them for the person (e.g. health data under GDPR without consent). JSON array
+     * [{"index": i, "field": "traits.blood_type", "category": "health", "reason":
+     * "sensitive_needs_consent"}], or NULL when nothing was dropped. Caller owns it (freed by
+     * cdp_ingest_result_clear). The stored event records the same list (never the values). */
+    size_t dropped;
+    char *dropped_json;
 } cdp_ingest_result;
 
 void cdp_ingest_result_clear(cdp_ingest_result *result);
@@ -209,6 +216,20 @@ cdp_status cdp_profile_identities(cdp_t *db, const cdp_actor *actor, const char 
  * Role dpo or admin. {"profile_id": "...", "split_profile_id": "..."} */
 cdp_status cdp_unmerge(cdp_t *db, const cdp_actor *actor, const char *ref, const char *type,
                        const char *value, char **json);
+
+/* ---- Data-subject rights ------------------------------------------------------------------ */
+
+/* Restricts processing of the person ref names (GDPR Art. 18; restricted 1) or lifts it (0):
+ * their data is kept but served for no purpose except legal_obligation and the DPO's own access
+ * (reads answer CDP_RESTRICTED). Role dpo. Audited. {"profile_id", "restricted", "changed"};
+ * caller owns *json (free with cdp_free). */
+cdp_status cdp_restrict(cdp_t *db, const cdp_actor *actor, const char *ref, int restricted,
+                        char **json);
+
+/* Deletes every event past its data category's retention (policies/retention.json; behavioural
+ * events: 13 months) as of now_ms. Reads stop serving an event the moment it expires; this
+ * reclaims the space. cdp_maintain runs it once an hour. deleted may be NULL. */
+cdp_status cdp_retention_sweep(cdp_t *db, int64_t now_ms, size_t *deleted);
 
 #ifdef __cplusplus
 }

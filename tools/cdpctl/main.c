@@ -20,6 +20,8 @@ static const char usage[] =
     "                                            export the audit log (signed checkpoints)\n"
     "  audit pubkey --data DIR --region R        print the region's audit public key (hex)\n"
     "  audit verify --pubkey HEX FILE            verify an export offline; exit 0 only if intact\n"
+    "  restrict --data DIR --id TYPE:VALUE [--lift]\n"
+    "                                            restrict processing of a person (Art. 18)\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
@@ -78,6 +80,8 @@ int main(int argc, char **argv) {
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(command, "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
+    if (strcmp(command, "restrict") == 0)
+        return cmd_restrict(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

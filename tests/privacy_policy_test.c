@@ -331,8 +331,8 @@ Test(privacy_load, refuses_bad_categories_file_entries) {
     refuse_edit("categories.json", "{\"id\": \"health\"", "{\"id\": \"contact\"",
                 "categories.json: categories[8].id: duplicate category \"contact\"\n"
                 "categories.json: traits[\"health.*\"]: unknown category \"health\"");
-    refuse_edit("categories.json", "\"sensitive\": true}", "\"sensitive\": \"yes\"}",
-                "categories.json: categories[8].sensitive: must be true or false, not a string");
+    refuse_edit("categories.json", "\"sensitive\": true}\n  ]", "\"sensitive\": \"yes\"}\n  ]",
+                "categories.json: categories[18].sensitive: must be true or false, not a string");
 }
 
 Test(privacy_load, refuses_bad_regimes_entries) {

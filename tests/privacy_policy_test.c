@@ -497,3 +497,241 @@ Test(privacy_lookup, null_policy_answers_nothing) {
     cdp_access_question question = {.role = "dpo", .purpose = "legal_obligation"};
     cr_expect_eq(cdp_policy_decide(NULL, &question).kind, CDP_DECISION_DENY);
 }
+
+/* ---- focused decisions -------------------------------------------------------------------- */
+
+static cdp_access_answer ask(const cdp_policy *policy, const char *role, const char *purpose,
+                             const char *regime, const char *category, cdp_consent_state consent,
+                             const char *home, const char *actor) {
+    cdp_access_question question = {.role = role,
+                                     .purpose = purpose,
+                                     .regime = regime,
+                                     .category = category,
+                                     .consent = consent,
+                                     .home_region = home,
+                                     .actor_region = actor};
+    return cdp_policy_decide(policy, &question);
+}
+
+static void expect_answer(cdp_access_answer answer, cdp_decision_kind kind, int status,
+                          const char *reason, const char *what) {
+    cr_expect_eq(answer.kind, kind, "%s: kind %d (reason %s)", what, answer.kind, answer.reason);
+    cr_expect_eq(answer.status, status, "%s: status %d", what, answer.status);
+    cr_expect_str_eq(answer.reason, reason, "%s", what);
+    if (kind == CDP_DECISION_ALLOW)
+        cr_expect_not_null(answer.basis, "%s: an allowance names its basis", what);
+    else
+        cr_expect_null(answer.basis, "%s: a refusal has no basis", what);
+}
+
+Test(privacy_decide, gdpr_marketing_without_consent_is_no_consent) {
+    cdp_policy *policy = load_shipped();
+    expect_answer(ask(policy, "personalization", "marketing", "gdpr", NULL,
+                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent", "gdpr marketing NONE");
+    cdp_access_answer granted = ask(policy, "personalization", "marketing", "gdpr", NULL,
+                                    CDP_CONSENT_STATE_GRANTED, "eu", "eu");
+    expect_answer(granted, CDP_DECISION_ALLOW, CDP_OK, "allowed", "gdpr marketing GRANTED");
+    cr_expect_str_eq(granted.basis, "consent");
+    expect_answer(ask(policy, "personalization", "marketing", "gdpr", NULL,
+                      CDP_CONSENT_STATE_WITHDRAWN, "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_withdrawn",
+                  "gdpr marketing WITHDRAWN");
+    cdp_policy_free(policy);
+}
+
+Test(privacy_decide, ccpa_advertising_is_opt_out) {
+    cdp_policy *policy = load_shipped();
+    expect_answer(ask(policy, "personalization", "advertising", "ccpa", NULL,
+                      CDP_CONSENT_STATE_NONE, "us", "us"),
+                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "ccpa advertising NONE");
+    expect_answer(ask(policy, "personalization", "advertising", "ccpa", NULL,
+                      CDP_CONSENT_STATE_DENIED, "us", "us"),
+                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_denied",
+                  "ccpa advertising DENIED (an opt-out or GPC)");
+    expect_answer(ask(policy, "personalization", "advertising", "no_such_regime", NULL,
+                      CDP_CONSENT_STATE_NONE, "us", "us"),
+                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent",
+                  "an unknown regime is the strictest");
+    expect_answer(ask(policy, "personalization", "advertising", NULL, NULL,
+                      CDP_CONSENT_STATE_NONE, "us", "us"),
+                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent",
+                  "a missing regime is the strictest");
+    cdp_policy_free(policy);
+}
+
+Test(privacy_decide, sensitive_data_needs_consent_where_the_law_says_so) {
+    cdp_policy *policy = load_shipped();
+    /* GDPR: personalization, the only consent purpose using health, is not even reached
+     * without consent; with it, health is shown. */
+    expect_answer(ask(policy, "personalization", "personalization", "gdpr", "health",
+                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent", "gdpr health NONE");
+    expect_answer(ask(policy, "personalization", "personalization", "gdpr", "health",
+                      CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "gdpr health GRANTED");
+    /* GDPR, a purpose that needs no consent: its sensitive category is withheld without it. */
+    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", "precise_geolocation",
+                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+                  CDP_DECISION_WITHHOLD, CDP_OK, "sensitive_needs_consent",
+                  "gdpr fraud_prevention precise_geolocation NONE");
+    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", "location",
+                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "gdpr fraud_prevention location");
+    /* Virginia: opt-out for personalization, but health needs a grant. */
+    expect_answer(ask(policy, "personalization", "personalization", "vcdpa", "health",
+                      CDP_CONSENT_STATE_NONE, "us", "us"),
+                  CDP_DECISION_WITHHOLD, CDP_OK, "sensitive_needs_consent", "vcdpa health NONE");
+    /* California: no consent needed, but the person may limit it. */
+    expect_answer(ask(policy, "personalization", "personalization", "ccpa", "health",
+                      CDP_CONSENT_STATE_NONE, "us", "us"),
+                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "ccpa health NONE");
+    cdp_access_question limited = {.role = "personalization", .purpose = "personalization",
+                                   .regime = "ccpa", .category = "health",
+                                   .consent = CDP_CONSENT_STATE_NONE, .sensitive_limited = 1,
+                                   .home_region = "us", .actor_region = "us"};
+    expect_answer(cdp_policy_decide(policy, &limited), CDP_DECISION_WITHHOLD, CDP_OK,
+                  "sensitive_limited", "ccpa health limited");
+    /* A legal obligation sees sensitive data whatever the consent. */
+    cdp_access_answer legal = ask(policy, "dpo", "legal_obligation", "gdpr", "health",
+                                  CDP_CONSENT_STATE_WITHDRAWN, "eu", "eu");
+    expect_answer(legal, CDP_DECISION_ALLOW, CDP_OK, "allowed", "legal_obligation health");
+    cr_expect_str_eq(legal.basis, "legal_obligation");
+    cdp_policy_free(policy);
+}
+
+Test(privacy_decide, restricted_person_is_readable_only_for_legal_obligation_or_by_dpo) {
+    cdp_policy *policy = load_shipped();
+    for (size_t i = 0; i < cdp_policy_purpose_count(policy); i++) {
+        const char *purpose = cdp_policy_purpose_at(policy, i)->id;
+        cdp_access_question question = {.role = "personalization", .purpose = purpose,
+                                        .regime = "ccpa", .consent = CDP_CONSENT_STATE_GRANTED,
+                                        .restricted = 1, .home_region = "us",
+                                        .actor_region = "us"};
+        cdp_access_answer answer = cdp_policy_decide(policy, &question);
+        if (cdp_policy_role_may_use(policy, "personalization", purpose))
+            expect_answer(answer, CDP_DECISION_DENY, CDP_RESTRICTED, "restricted", purpose);
+        question.role = "dpo";
+        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK,
+                      "allowed", purpose);
+        question.write = 1;
+        question.role = "ingest";
+        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK,
+                      "allowed", "a restriction does not stop storing");
+    }
+    cdp_policy_free(policy);
+}
+
+Test(privacy_decide, residency_refuses_reads_without_a_transfer_rule) {
+    cdp_policy *policy = load_shipped();
+    expect_answer(ask(policy, "personalization", "marketing", "gdpr", NULL,
+                      CDP_CONSENT_STATE_GRANTED, "eu", "us"),
+                  CDP_DECISION_DENY, CDP_RESIDENCY_DENIED, "no_transfer_rule",
+                  "eu person, us key, marketing");
+    expect_answer(ask(policy, "dpo", "support", "gdpr", NULL, CDP_CONSENT_STATE_NONE, "eu", "us"),
+                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "eu person, us key, support (scc)");
+    for (size_t r = 0; r < cdp_policy_region_count(policy); r++) {
+        const char *actor = cdp_policy_region_at(policy, r)->id;
+        if (strcmp(actor, "cn") == 0)
+            continue;
+        for (size_t i = 0; i < cdp_policy_purpose_count(policy); i++)
+            expect_answer(ask(policy, "dpo", cdp_policy_purpose_at(policy, i)->id, "pipl", NULL,
+                              CDP_CONSENT_STATE_GRANTED, "cn", actor),
+                          CDP_DECISION_DENY, CDP_RESIDENCY_DENIED, "localised", actor);
+    }
+    expect_answer(ask(policy, "dpo", "marketing", "pipl", NULL, CDP_CONSENT_STATE_GRANTED, "cn",
+                      "cn"),
+                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "cn person read in cn");
+    cdp_policy_free(policy);
+}
+
+Test(privacy_decide, support_reads_unmapped_traits_and_marketing_does_not) {
+    cdp_policy *policy = load_shipped();
+    const char *unmapped = cdp_policy_trait_category(policy, "shoe_size");
+    cdp_access_answer support =
+        ask(policy, "dpo", "support", "gdpr", unmapped, CDP_CONSENT_STATE_NONE, "eu", "eu");
+    expect_answer(support, CDP_DECISION_ALLOW, CDP_OK, "allowed", "support, unmapped trait");
+    cr_expect_str_eq(support.basis, "contract");
+    expect_answer(ask(policy, "personalization", "marketing", "gdpr", unmapped,
+                      CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+                  CDP_DECISION_WITHHOLD, CDP_OK, "category_not_in_purpose",
+                  "marketing, unmapped trait");
+    expect_answer(ask(policy, "personalization", "marketing", "gdpr", "no_such_category",
+                      CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+                  CDP_DECISION_WITHHOLD, CDP_OK, "category_not_in_purpose",
+                  "an unknown category counts as the unmapped one");
+    expect_answer(ask(policy, "dpo", "support", "gdpr", "no_such_category",
+                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "support, unknown category");
+    cdp_policy_free(policy);
+}
+
+Test(privacy_decide, purpose_and_role_come_first) {
+    cdp_policy *policy = load_shipped();
+    expect_answer(ask(policy, "dpo", NULL, "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, "purpose_required", "NULL purpose");
+    expect_answer(ask(policy, "dpo", "", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, "purpose_required", "empty purpose");
+    expect_answer(ask(policy, "dpo", "sensitive_data", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED,
+                      "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_FORBIDDEN, "unknown_purpose", "sensitive_data");
+    expect_answer(ask(policy, "personalization", "support", "gdpr", NULL,
+                      CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "personalization key, support");
+    expect_answer(ask(policy, "ingest", "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED,
+                      "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "ingest key reads");
+    expect_answer(ask(policy, NULL, "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu",
+                      "eu"),
+                  CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "no role");
+    expect_answer(cdp_policy_decide(policy, NULL), CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED,
+                  "purpose_required", "no question");
+    cdp_policy_free(policy);
+}
+
+Test(privacy_decide, objection_stops_legitimate_interest_but_not_contract) {
+    cdp_policy *policy = load_shipped();
+    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_DENIED,
+                      "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_denied", "objection");
+    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", NULL,
+                      CDP_CONSENT_STATE_WITHDRAWN, "eu", "eu"),
+                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_withdrawn", "objection");
+    cdp_access_answer fraud =
+        ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_NONE, "eu", "eu");
+    expect_answer(fraud, CDP_DECISION_ALLOW, CDP_OK, "allowed", "legitimate interest");
+    cr_expect_str_eq(fraud.basis, "legitimate_interest");
+    expect_answer(ask(policy, "dpo", "support", "gdpr", NULL, CDP_CONSENT_STATE_DENIED, "eu",
+                      "eu"),
+                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "contract survives a denial");
+    cdp_policy_free(policy);
+}
+
+Test(privacy_decide, may_store_needs_one_purpose_other_than_legal_obligation) {
+    cdp_policy *policy = load_shipped();
+    size_t count = cdp_policy_purpose_count(policy);
+    cdp_consent_state states[32] = {0};
+    cr_assert_leq(count, 32);
+    size_t personalization = count;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(cdp_policy_purpose_at(policy, i)->id, "personalization") == 0)
+            personalization = i;
+    cr_assert_lt(personalization, count);
+    const char *reason = NULL;
+    cr_expect_eq(cdp_policy_may_store(policy, "gdpr", "health", states, 0, &reason), 0,
+                 "legal_obligation may see health but never justifies collecting it");
+    cr_expect_str_eq(reason, "no_consent");
+    cr_expect_eq(cdp_policy_may_store(policy, "gdpr", "health", NULL, 0, &reason), 0);
+    states[personalization] = CDP_CONSENT_STATE_GRANTED;
+    cr_expect_eq(cdp_policy_may_store(policy, "gdpr", "health", states, 0, &reason), 1);
+    cr_expect_str_eq(reason, "allowed");
+    states[personalization] = CDP_CONSENT_STATE_NONE;
+    cr_expect_eq(cdp_policy_may_store(policy, "gdpr", "behavioural", states, 0, &reason), 1,
+                 "fraud prevention (legitimate interest) keeps events");
+    cr_expect_eq(cdp_policy_may_store(policy, "gdpr", "religion", states, 0, &reason), 0);
+    cr_expect_str_eq(reason, "category_not_in_purpose", "no purpose but legal_obligation uses it");
+    cr_expect_eq(cdp_policy_may_store(policy, "ccpa", "health", states, 0, &reason), 1);
+    cr_expect_eq(cdp_policy_may_store(policy, "ccpa", "health", states, 1, &reason), 0);
+    cr_expect_str_eq(reason, "sensitive_limited");
+    cdp_policy_free(policy);
+}

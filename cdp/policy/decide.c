@@ -320,6 +320,20 @@ cdp_access_answer cdp_policy_decide(const cdp_policy *policy,
     return question->sensitive_limited ? withhold("sensitive_limited") : answer;
 }
 
+/* 1 if the purpose may use the category (an unknown one counting as the unmapped one); a
+ * request-level question (category NULL) concerns every purpose. */
+static int purpose_uses(const cdp_policy *policy, const cdp_purpose_policy *purpose,
+                        const char *category) {
+    if (category == NULL)
+        return 1;
+    if (cdp_policy_category(policy, category) == NULL)
+        category = cdp_policy_unmapped_category(policy);
+    for (size_t i = 0; i < purpose->category_count; i++)
+        if (strcmp(purpose->categories[i], category) == 0)
+            return 1;
+    return 0;
+}
+
 int cdp_policy_may_store(const cdp_policy *policy, const char *regime, const char *category,
                          const cdp_consent_state *states_by_purpose_index, int sensitive_limited,
                          const char **reason) {
@@ -336,17 +350,22 @@ int cdp_policy_may_store(const cdp_policy *policy, const char *regime, const cha
             .write = 1,
         };
         cdp_access_answer answer = cdp_policy_decide(policy, &question);
+        /* A legal obligation keeps what is held; it is never a reason to collect. Counting it
+         * here would store every item (it may use every category, needs no consent) and make
+         * the consent check at ingest meaningless. */
+        if (answer.kind == CDP_DECISION_ALLOW && same(answer.basis, LEGAL_OBLIGATION))
+            continue;
         if (answer.kind == CDP_DECISION_ALLOW) {
             if (reason != NULL)
                 *reason = "allowed";
             return 1;
         }
         /* The most telling refusal: one from a purpose that may use the category at all. */
-        if (first_refusal == NULL || (strcmp(first_refusal, "category_not_in_purpose") == 0 &&
-                                      strcmp(answer.reason, "category_not_in_purpose") != 0))
+        if (first_refusal == NULL && answer.kind != CDP_DECISION_ALLOW &&
+            purpose_uses(policy, cdp_policy_purpose_at(policy, i), category))
             first_refusal = answer.reason;
     }
     if (reason != NULL)
-        *reason = first_refusal != NULL ? first_refusal : "unknown_purpose";
+        *reason = first_refusal != NULL ? first_refusal : "category_not_in_purpose";
     return 0;
 }

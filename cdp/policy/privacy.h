@@ -167,7 +167,9 @@ cdp_access_answer cdp_policy_decide(const cdp_policy *policy, const cdp_access_q
 
 /* May an ingested item of category be stored for this person? 1 when ANY purpose allows it
  * (cdp_policy_decide with write = 1 for each purpose, its consent state taken from
- * states_by_purpose_index[i] for cdp_policy_purpose_at(policy, i); NULL: all NONE). 0 when none
+ * states_by_purpose_index[i] for cdp_policy_purpose_at(policy, i); NULL: all NONE), except an
+ * allowance resting on legal_obligation: that keeps what is held, it never justifies collecting
+ * (it may use every category without consent, so it would store everything). 0 when none
  * does; *reason (may be NULL) gets "allowed" or the most telling refusal (one from a purpose
  * that may use the category, else "category_not_in_purpose"). Static. */
 int cdp_policy_may_store(const cdp_policy *policy, const char *regime, const char *category,

@@ -80,9 +80,11 @@ bad_includes=$(grep -hE '^#include "' "$source_dir"/cdp/http/*.[ch] | grep -vE '
 "$cdpctl" init --data "$work/data" --policies "$source_dir/policies" 2>/dev/null ||
     { echo "FAIL init"; echo "0 passed, 1 failed"; exit 1; }
 # Tight limits for the auditor role only: the rate-limit checks use an auditor key.
-cat >"$work/data/policies/roles.json" <<'JSON'
-{"rate_limits": {"auditor": {"requests_per_second": 0.2, "burst": 3}}}
-JSON
+# (roles.json is part of the policy bundle: edit the copy, keep its roles and purposes.)
+sed -i 's/"auditor": {"requests_per_second": 200, "burst": 400}/"auditor": {"requests_per_second": 0.2, "burst": 3}/' \
+    "$work/data/policies/roles.json"
+grep -qF '"auditor": {"requests_per_second": 0.2, "burst": 3}' "$work/data/policies/roles.json" ||
+    { echo "FAIL auditor rate limit not set in roles.json"; echo "0 passed, 1 failed"; exit 1; }
 for role in ingest personalization dpo auditor admin; do
     key=$("$cdpctl" keys create --data "$work/data" --role "$role" --region us 2>"$work/err")
     [ -n "$key" ] || { echo "FAIL keys create $role"; cat "$work/err"; }

@@ -15,7 +15,7 @@ static const char base_bundle[] =
     "{\"version\": 1, \"default_region\": \"us\", \"regions\": [\n"
     "  {\"id\": \"eu\", \"name\": \"EU\", \"regime\": \"gdpr\", \"default_country\": \"DE\",\n"
     "   \"localised\": false, \"countries\": [\"DE\", \"FR\"], \"country_regimes\": {\"FR\": "
-    "\"fr_law\"}},\n"
+    "\"fadp\"}},\n"
     "  {\"id\": \"us\", \"name\": \"US\", \"regime\": \"us_default\", \"default_country\": "
     "\"US\",\n"
     "   \"localised\": false, \"countries\": [\"US\", \"PR\"], \"subdivisions\": {\"CA\": "
@@ -80,11 +80,36 @@ static cdp_policy *load_shipped(void) {
     return policy;
 }
 
-/* Writes text as regions.json in a fresh temp dir; caller frees the path with free() after
- * test_rmtree(). */
+/* The privacy files of the bundle (policy/privacy.h) are copied from the shipped policies/,
+ * except transfers.json: the fixture has only eu and us, so it gets a rule between them. */
+static void add_privacy_files(const char *dir) {
+    static const char *const shipped[] = {"categories.json", "purposes.json", "regimes.json",
+                                          "retention.json",  "tcf.json",      "roles.json"};
+    static const char transfers[] =
+        "{\"version\": 1, \"description\": \"fixture\", \"rules\": [{\"from\": \"us\", "
+        "\"to\": \"eu\", \"purposes\": [\"support\"], \"basis\": \"unrestricted\"}]}";
+    char source[4096], path[4096];
+    shipped_dir(source, sizeof source);
+    for (size_t i = 0; i < sizeof shipped / sizeof *shipped; i++) {
+        char from[4200];
+        snprintf(from, sizeof from, "%s/%s", source, shipped[i]);
+        size_t len = 0;
+        uint8_t *bytes = test_read_file(from, &len);
+        cr_assert_not_null(bytes, "cannot read %s", from);
+        snprintf(path, sizeof path, "%s/%s", dir, shipped[i]);
+        cr_assert_eq(test_write_file(path, bytes, len, 0644), 0);
+        free(bytes);
+    }
+    snprintf(path, sizeof path, "%s/transfers.json", dir);
+    cr_assert_eq(test_write_file(path, transfers, strlen(transfers), 0644), 0);
+}
+
+/* Writes text as regions.json in a fresh temp dir with the privacy files beside it; caller
+ * frees the path with free() after test_rmtree(). */
 static char *write_bundle(const char *text) {
     char *dir = test_tempdir("policy");
     cr_assert_not_null(dir);
+    add_privacy_files(dir);
     char path[4096];
     snprintf(path, sizeof path, "%s/regions.json", dir);
     cr_assert_eq(test_write_file(path, text, strlen(text), 0644), 0);
@@ -203,7 +228,7 @@ Test(policy, iso3166_valid_accepts_upper_case_alpha2_only) {
 
 Test(policy, base_fixture_loads_with_its_country_regime_and_subdivision) {
     cdp_policy *policy = expect_load(base_bundle);
-    cr_expect_str_eq(cdp_policy_regime_for_country(policy, "eu", "FR", NULL), "fr_law");
+    cr_expect_str_eq(cdp_policy_regime_for_country(policy, "eu", "FR", NULL), "fadp");
     cr_expect_str_eq(cdp_policy_regime_for_country(policy, "eu", "DE", NULL), "gdpr");
     cr_expect_str_eq(cdp_policy_regime(policy, "us", "ca"), "ccpa");
     cr_expect_str_eq(cdp_policy_region_for_country(policy, "PR"), "us");
@@ -211,7 +236,7 @@ Test(policy, base_fixture_loads_with_its_country_regime_and_subdivision) {
 }
 
 Test(policy, minimal_bundle_loads_without_optional_keys) {
-    cdp_policy *policy = expect_load(edited(2, ", \"country_regimes\": {\"FR\": \"fr_law\"}", "",
+    cdp_policy *policy = expect_load(edited(2, ", \"country_regimes\": {\"FR\": \"fadp\"}", "",
                                             ", \"subdivisions\": {\"CA\": \"ccpa\"}", ""));
     const cdp_region_policy *us = cdp_policy_region(policy, "us");
     cr_assert_not_null(us);
@@ -358,7 +383,7 @@ Test(policy, refuses_default_country_that_is_unknown_or_outside_its_region) {
 }
 
 Test(policy, refuses_country_regime_for_a_country_outside_its_region) {
-    expect_refusal(edited(1, "{\"FR\": \"fr_law\"}", "{\"US\": \"fr_law\"}"),
+    expect_refusal(edited(1, "{\"FR\": \"fadp\"}", "{\"US\": \"fadp\"}"),
                    "regions.json: regions[0].country_regimes.US: country \"US\" is not in this "
                    "region's countries");
 }
@@ -369,9 +394,15 @@ Test(policy, refuses_missing_file) {
     cdp_policy *policy = NULL;
     cdp_err err = {0};
     cdp_status status = cdp_policy_load(dir, &policy, &err);
-    char expected[4200];
-    snprintf(expected, sizeof expected,
-             "regions.json: cannot read: %s/regions.json: No such file or directory", dir);
+    char expected[4 * 1024];
+    size_t used = 0;
+    const char *files[] = {"regions.json",   "categories.json", "purposes.json",
+                           "regimes.json",   "transfers.json",  "retention.json",
+                           "tcf.json",       "roles.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        used += (size_t)snprintf(expected + used, sizeof expected - used,
+                                 "%s%s: cannot read: %s/%s: No such file or directory",
+                                 i ? "\n" : "", files[i], dir, files[i]);
     test_rmtree(dir);
     free(dir);
     cr_assert_eq(status, CDP_BAD_POLICY);
@@ -491,7 +522,11 @@ static void load_with_failing_allocations(const char *dir, cdp_status final) {
         cdp_alloc_fail_reset();
         if (status == CDP_NOMEM) {
             cr_assert_null(policy);
-            cr_assert_str_eq(err.message, "regions.json: out of memory");
+            const char *colon = strchr(err.message, ':');
+            cr_assert(colon != NULL && strcmp(colon, ": out of memory") == 0 &&
+                          (size_t)(colon - err.message) > strlen(".json") &&
+                          strncmp(colon - 5, ".json", 5) == 0,
+                      "%s", err.message);
             continue;
         }
         cr_assert_eq(status, final, "attempt %ld: %s", attempt, err.message);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/privacy_internal.h"
 #include "util/alloc.h"
 #include "util/bytes.h"
 #include "util/embedded.h"
@@ -53,6 +54,7 @@ struct cdp_policy {
     const char *default_region; /* the default region's id */
     country_slot *countries;    /* cdp_iso3166_alpha2_count slots, in the table's order */
     arena_block *arena;
+    cdp_privacy *privacy; /* purposes, categories, regimes, ... (privacy.c) */
 };
 
 /* The problems found in one file, one "file: path: reason" per line, as many as fit in a
@@ -655,6 +657,34 @@ static cdp_status parse_regions_file(loader *ld, json_t *root) {
 
 /* ---- load and free ------------------------------------------------------------------------ */
 
+/* The privacy files report through the same list, each under its own file name. */
+static void report_privacy_problem(void *context, const char *file, const char *path,
+                                   const char *reason) {
+    loader *ld = context;
+    const char *own = ld->report.file;
+    ld->report.file = file;
+    report_add(ld, path, "%s", reason);
+    ld->report.file = own;
+}
+
+/* Loads the privacy half after regions.json, whatever became of it, so one pass reports the
+ * problems of every file; the checks against regions run only when regions.json was clean. */
+static cdp_status load_privacy(loader *ld, const char *dir, const char **nomem_file) {
+    cdp_policy_reporter reporter = {.add = report_privacy_problem, .context = ld};
+    const cdp_policy *regions = ld->policy != NULL && ld->report.count == 0 ? ld->policy : NULL;
+    cdp_privacy *privacy = NULL;
+    cdp_status status = cdp_privacy_load(dir, regions, &reporter, &privacy, nomem_file);
+    if (ld->policy != NULL)
+        ld->policy->privacy = privacy;
+    else
+        cdp_privacy_free(privacy);
+    return status;
+}
+
+const cdp_privacy *cdp_policy_privacy(const cdp_policy *policy) {
+    return policy != NULL ? policy->privacy : NULL;
+}
+
 cdp_status cdp_policy_load(const char *dir, cdp_policy **out, cdp_err *err) {
     if (out == NULL)
         return cdp_err_set(err, CDP_MISUSE, "cdp_policy_load: out is NULL");
@@ -713,6 +743,9 @@ cdp_status cdp_policy_load(const char *dir, cdp_policy **out, cdp_err *err) {
 done:
     json_decref(root);
     cdp_free(bytes);
+    const char *nomem_file = REGIONS_FILE;
+    if (status == CDP_OK)
+        status = load_privacy(&ld, dir, &nomem_file);
     if (status == CDP_OK && ld.report.count == 0) {
         *out = ld.policy;
         cdp_err_clear(err);
@@ -720,13 +753,14 @@ done:
     }
     cdp_policy_free(ld.policy);
     if (status == CDP_NOMEM)
-        return cdp_err_set(err, CDP_NOMEM, "%s: out of memory", REGIONS_FILE);
+        return cdp_err_set(err, CDP_NOMEM, "%s: out of memory", nomem_file);
     return report_finish(&ld.report, err);
 }
 
 void cdp_policy_free(cdp_policy *policy) {
     if (policy == NULL)
         return;
+    cdp_privacy_free(policy->privacy);
     arena_block *block = policy->arena;
     while (block != NULL) {
         arena_block *next = block->next;

@@ -1,4 +1,5 @@
-/* The policy bundle (policies/): regions now; regimes, purposes, categories, roles, identity
+/* The policy bundle (policies/): regions here; purposes, categories, regimes, roles, transfers,
+ * retention and TCF in policy/privacy.h; identity
  * rules, retention and transfers join it as their issues land. Loading validates everything
  * and reports every error as "file: path: reason" (one per line in the message); a bundle with
  * any error is refused whole. A loaded bundle is immutable and safe to share across threads. */

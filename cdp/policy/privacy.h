@@ -66,6 +66,9 @@ const cdp_category_policy *cdp_policy_category(const cdp_policy *policy, const c
 const char *cdp_policy_trait_category(const cdp_policy *policy, const char *trait_name);
 /* The category of a whole event by its kind (track, page, screen, ... are behavioural). */
 const char *cdp_policy_event_category(const cdp_policy *policy, const char *event_type);
+/* The bundle's "unmapped" category (categories.json): what an unknown trait name or category
+ * counts as. Never NULL. */
+const char *cdp_policy_unmapped_category(const cdp_policy *policy);
 
 /* ---- regimes ------------------------------------------------------------------------------- */
 
@@ -114,6 +117,10 @@ int64_t cdp_policy_retention_ms(const cdp_policy *policy, const char *category);
  * a purpose mapped to nothing or out of range. */
 const char *const *cdp_policy_tcf_purposes(const cdp_policy *policy, unsigned tcf_purpose,
                                            size_t *count);
+/* The categories a TCF special feature (1..2) unlocks when opted in (special feature 1, precise
+ * geolocation: "precise_geolocation"). Borrowed; *count 0 for none or out of range. */
+const char *const *cdp_policy_tcf_special_feature(const cdp_policy *policy, unsigned feature,
+                                                  size_t *count);
 
 /* ---- the decision -------------------------------------------------------------------------- */
 
@@ -147,7 +154,7 @@ typedef struct cdp_access_answer {
     /* A stable token for the audit log and the "dropped"/"withheld" reports: "allowed",
      * "role_purpose", "unknown_purpose", "purpose_required", "no_consent", "consent_denied",
      * "consent_withdrawn", "gpc_opt_out", "category_not_in_purpose", "sensitive_needs_consent",
-     * "restricted", "no_transfer_rule", "localised". Static. */
+     * "sensitive_limited", "restricted", "no_transfer_rule", "localised". Static. */
     const char *reason;
     const char *basis; /* the lawful basis the allowance rests on ("consent", ...); static or
                           borrowed from the policy; NULL when not allowed */
@@ -157,5 +164,16 @@ typedef struct cdp_access_answer {
  * and consent for the purpose. Item level (category set): the same, then category rules; an
  * item refusal is WITHHOLD, never DENY. Pure: same question, same answer. */
 cdp_access_answer cdp_policy_decide(const cdp_policy *policy, const cdp_access_question *question);
+
+/* May an ingested item of category be stored for this person? 1 when ANY purpose allows it
+ * (cdp_policy_decide with write = 1 for each purpose, its consent state taken from
+ * states_by_purpose_index[i] for cdp_policy_purpose_at(policy, i); NULL: all NONE), except an
+ * allowance resting on legal_obligation: that keeps what is held, it never justifies collecting
+ * (it may use every category without consent, so it would store everything). 0 when none
+ * does; *reason (may be NULL) gets "allowed" or the most telling refusal (one from a purpose
+ * that may use the category, else "category_not_in_purpose"). Static. */
+int cdp_policy_may_store(const cdp_policy *policy, const char *regime, const char *category,
+                         const cdp_consent_state *states_by_purpose_index, int sensitive_limited,
+                         const char **reason);
 
 #endif

@@ -60,9 +60,9 @@ Test(access_audit, ingest_and_reads_are_audited_and_the_export_verifies) {
     cr_assert_eq(cdp_ingest(db, &ingest, "identify", message, strlen(message), 0, &result), CDP_OK,
                  "%s", cdp_errmsg(db));
     cdp_ingest_result_clear(&result);
-    cdp_actor reader = {.role = CDP_ROLE_PERSONALIZATION, .key_id = "k2", .region = "eu"};
+    cdp_actor reader = {.role = CDP_ROLE_DPO, .key_id = "k2", .region = "eu"};
     char *json = NULL;
-    cr_assert_eq(cdp_profile_get(db, &reader, "personalization", "email:ada@example.org", &json),
+    cr_assert_eq(cdp_profile_get(db, &reader, "support", "email:ada@example.org", &json),
                  CDP_OK);
     /* The person's pseudonymous id, from the profile. */
     const char *start = strstr(json, "\"profile_id\":\"") + 14;
@@ -78,7 +78,7 @@ Test(access_audit, ingest_and_reads_are_audited_and_the_export_verifies) {
     cr_assert_eq(s.count, 2);
     cr_assert_str_eq(s.operations[0], "event.identify");
     cr_assert_str_eq(s.operations[1], "profile.read");
-    cr_assert_str_eq(s.purposes[1], "personalization");
+    cr_assert_str_eq(s.purposes[1], "support");
 
     /* The export verifies with the public key alone and holds no personal data. */
     char path[1200];

@@ -317,11 +317,17 @@ else
     expect identify_with_write_key 200
     expect_body identify_says_success '"success": true'
     request profile GET "/v1/profiles/$ref" -H "Authorization: Bearer $key_personalization" \
-        -H "X-CDP-Purpose: analytics"
+        -H "X-CDP-Purpose: personalization"
     expect profile_has_traits 200
     expect_body profile_has_name 'Alice Example'
-    request identities GET "/v1/profiles/$ref/identities" \
+    # analytics may not see contact data: name and email are withheld and counted
+    request profile_analytics GET "/v1/profiles/$ref" \
         -H "Authorization: Bearer $key_personalization" -H "X-CDP-Purpose: analytics"
+    expect profile_for_analytics 200
+    expect_body analytics_withholds_contact '"traits":{},'
+    expect_body analytics_counts_withheld '"withheld":2'
+    request identities GET "/v1/profiles/$ref/identities" \
+        -H "Authorization: Bearer $key_personalization" -H "X-CDP-Purpose: personalization"
     expect profile_identities 200
     expect_body identities_has_email 'alice@example.com'
     expect_body identities_has_user_id 'http-u1'

@@ -60,9 +60,9 @@ static void send_ok(const char *source, const char *type, const char *json) {
 
 /* The profile JSON for a reference; NULL when not found. Caller json_decref's. */
 static json_t *profile(const char *ref) {
-    cdp_actor reader = actor_for(CDP_ROLE_PERSONALIZATION, "eu", NULL);
+    cdp_actor reader = actor_for(CDP_ROLE_DPO, "eu", NULL); /* identity, not consent, is tested here */
     char *text = NULL;
-    cdp_status status = cdp_profile_get(db, &reader, "personalization", ref, &text);
+    cdp_status status = cdp_profile_get(db, &reader, "legal_obligation", ref, &text);
     if (status == CDP_NOT_FOUND)
         return NULL;
     cr_assert_eq(status, CDP_OK, "%s: %s", ref, cdp_errmsg(db));
@@ -159,9 +159,9 @@ Test(identity, an_event_linking_two_profiles_merges_them_with_everything) {
     cr_assert_eq(json_integer_value(json_object_get(p, "merged_profiles")), 1);
     json_decref(p);
     /* The merged person's timeline holds the events of both former profiles. */
-    cdp_actor reader = actor_for(CDP_ROLE_PERSONALIZATION, "eu", NULL);
+    cdp_actor reader = actor_for(CDP_ROLE_DPO, "eu", NULL); /* identity, not consent, is tested here */
     char *text = NULL;
-    cr_assert_eq(cdp_profile_events(db, &reader, "personalization", "user_id:u-10", 10, NULL,
+    cr_assert_eq(cdp_profile_events(db, &reader, "legal_obligation", "user_id:u-10", 10, NULL,
                                     &text),
                  CDP_OK, "%s", cdp_errmsg(db));
     json_t *events = json_loads(text, 0, NULL);
@@ -199,7 +199,7 @@ Test(identity, per_type_limit_keeps_a_shared_tablet_from_gluing_a_household) {
         send_ok("ios", "track", json);
     }
     char *text = NULL;
-    cdp_actor reader = actor_for(CDP_ROLE_PERSONALIZATION, "eu", NULL);
+    cdp_actor reader = actor_for(CDP_ROLE_DPO, "eu", NULL); /* identity, not consent, is tested here */
     cr_assert_eq(cdp_profile_identities(db, &reader, "support", "user_id:collector", &text),
                  CDP_OK);
     json_t *root = json_loads(text, 0, NULL);
@@ -603,7 +603,7 @@ Test(identity, unmerge_refusals_change_nothing) {
 
 Test(identity, profile_reads_need_a_purpose_and_a_reader_role) {
     send_ok("web", "identify", "{\"userId\":\"p-1\"}");
-    cdp_actor reader = actor_for(CDP_ROLE_PERSONALIZATION, "eu", NULL);
+    cdp_actor reader = actor_for(CDP_ROLE_DPO, "eu", NULL); /* identity, not consent, is tested here */
     char *text = NULL;
     cr_assert_eq(cdp_profile_get(db, &reader, NULL, "user_id:p-1", &text), CDP_PURPOSE_REQUIRED);
     cr_assert_eq(cdp_profile_get(db, &reader, "", "user_id:p-1", &text), CDP_PURPOSE_REQUIRED);
@@ -629,12 +629,12 @@ Test(identity, events_page_newest_first_with_a_cursor) {
                  i, i + 1);
         send_ok("web", "track", json);
     }
-    cdp_actor reader = actor_for(CDP_ROLE_PERSONALIZATION, "eu", NULL);
+    cdp_actor reader = actor_for(CDP_ROLE_DPO, "eu", NULL); /* identity, not consent, is tested here */
     char *text = NULL, cursor[128] = "";
     const char *expected[] = {"E6", "E5", "E4", "E3", "E2", "E1", "E0"};
     size_t seen = 0;
     for (int page = 0; page < 4; page++) {
-        cr_assert_eq(cdp_profile_events(db, &reader, "analytics", "user_id:pager", 3,
+        cr_assert_eq(cdp_profile_events(db, &reader, "legal_obligation", "user_id:pager", 3,
                                         cursor[0] ? cursor : NULL, &text),
                      CDP_OK, "%s", cdp_errmsg(db));
         json_t *out = json_loads(text, 0, NULL);
@@ -653,6 +653,6 @@ Test(identity, events_page_newest_first_with_a_cursor) {
             break;
     }
     cr_assert_eq(seen, 7);
-    cr_assert_eq(cdp_profile_events(db, &reader, "analytics", "user_id:pager", 3, "zz", &text),
+    cr_assert_eq(cdp_profile_events(db, &reader, "legal_obligation", "user_id:pager", 3, "zz", &text),
                  CDP_BAD_REQUEST);
 }

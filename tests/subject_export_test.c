@@ -13,6 +13,7 @@
 #include "api/handle.h"
 #include "audit/log.h"
 #include "support/testutil.h"
+#include "util/alloc.h"
 
 static char *base;
 static char data_dir[1024];
@@ -407,6 +408,42 @@ Test(subject_export, the_export_is_audited_before_data_leaves_even_when_writing_
     cr_assert_eq(seen.exports, 2);
 }
 
+Test(subject_export, failing_allocations_never_let_data_out_unaudited_or_report_success) {
+    make_merged_person();
+    int succeeded = 0;
+    for (long n = 0; n < 2000 && !succeeded; n++) {
+        for (int f = 0; f < 2; f++) {
+            uint64_t before = audit_tree_size();
+            char *text = NULL;
+            size_t len = 0;
+            cdp_actor dpo = actor_for(CDP_ROLE_DPO, NULL);
+            FILE *out = open_memstream(&text, &len);
+            cdp_alloc_fail_after(n);
+            cdp_status status =
+                cdp_subject_export(db, &dpo, "user_id:anna-1", f == 0 ? "json" : "avro", out);
+            cdp_alloc_fail_reset();
+            fclose(out);
+            cr_assert(status == CDP_OK || status == CDP_NOMEM, "n=%ld: %s (%s)", n,
+                      cdp_status_code(status), cdp_errmsg(db));
+            if (len > 0)
+                cr_assert(audit_tree_size() > before, "n=%ld: %zu bytes out, not audited", n,
+                          len);
+            if (f == 0 && status != CDP_OK)
+                cr_assert_null(json_loadb(text, len, 0, NULL), "n=%ld: a failed export parses",
+                               n);
+            if (f == 0 && status == CDP_OK) {
+                json_t *doc = json_loadb(text, len, 0, NULL);
+                cr_assert_not_null(doc, "n=%ld", n);
+                cr_assert_eq(json_array_size(json_object_get(doc, "events")), 8);
+                json_decref(doc);
+                succeeded = 1;
+            }
+            free(text);
+        }
+    }
+    cr_assert(succeeded, "the export never succeeded with up to 2000 allocations");
+}
+
 /* Peak resident memory since the last reset, in KiB (/proc/self/status VmHWM). */
 static long peak_rss_kib(void) {
     FILE *status = fopen("/proc/self/status", "r");
@@ -514,4 +551,20 @@ Test(subject_export, fifty_thousand_events_export_completely_in_bounded_memory, 
     }
     free(seen);
     json_decref(doc);
+
+    /* The Avro export streams too. */
+    malloc_trim(0);
+    cr_assert_eq(reset_peak_rss(), 0);
+    before = peak_rss_kib();
+    snprintf(path, sizeof path, "%s/many.avro", base);
+    out = fopen(path, "wb");
+    cr_assert_eq(cdp_subject_export(db, &dpo, "user_id:many-1", "avro", out), CDP_OK, "%s",
+                 cdp_errmsg(db));
+    cr_assert_eq(fclose(out), 0);
+    growth_kib = peak_rss_kib() - before;
+    cr_assert(growth_kib < bound_kib, "Avro: peak RSS grew %ld KiB", growth_kib);
+    avro_summary summary;
+    read_avro(path, &summary);
+    cr_assert_eq(summary.kinds[4], MANY_EVENTS);
+    cr_assert_eq(summary.end_events, MANY_EVENTS);
 }

@@ -181,6 +181,7 @@ typedef struct exporter {
     avro_value_t item;    /* Avro: the one item value, reset for every datum */
     int item_made;
     avro_file_writer_t writer;
+    int out_failed; /* Avro: a write to out failed; later bytes are dropped (see forward_write) */
     avro_value_iface_t *merge_iface; /* decoded merge records (schemas/merge_record.avsc) */
     avro_value_t merge;
     int merge_made;
@@ -192,7 +193,7 @@ static cdp_status write_failed(exporter *x) {
 }
 
 static cdp_status avro_failed(exporter *x, const char *what) {
-    if (ferror(x->out))
+    if (x->out_failed || ferror(x->out))
         return write_failed(x);
     return cdp_err_set(x->err, CDP_INTERNAL, "subject export: %s: %s", what, avro_strerror());
 }
@@ -277,7 +278,17 @@ static cdp_status item_begin(exporter *x, item_kind kind, avro_value_t *branch) 
 
 static cdp_status item_append(exporter *x) {
     TRY(avro_file_writer_append_value(x->writer, &x->item), "append");
-    return CDP_OK;
+    return x->out_failed ? write_failed(x) : CDP_OK;
+}
+
+/* The Avro writer's stream: passes blocks on to out. After a failed write it drops the rest but
+ * reports success, because Avro C 1.11's avro_file_writer_close frees nothing when its final
+ * flush fails; the failure is reported from out_failed instead (at the next item). */
+static ssize_t forward_write(void *cookie, const char *bytes, size_t len) {
+    exporter *x = cookie;
+    if (!x->out_failed && fwrite(bytes, 1, len, x->out) != len)
+        x->out_failed = 1;
+    return (ssize_t)len;
 }
 
 static cdp_status set_string(exporter *x, avro_value_t *record, const char *name,
@@ -803,12 +814,17 @@ cdp_status cdp_subject_export_write(const cdp_subject *subject, cdp_subject_form
             status = cdp_err_set(err, CDP_NOMEM, "subject export: %s", avro_strerror());
         else if (status == CDP_OK)
             x->item_made = 1;
-        /* should_close 0: the stream is the caller's. */
+        cookie_io_functions_t io = {.write = forward_write};
+        FILE *stream = status == CDP_OK ? fopencookie(x, "w", io) : NULL;
+        if (status == CDP_OK && stream == NULL)
+            status = cdp_err_set(err, CDP_NOMEM, "subject export: no stream");
+        /* should_close 1: the writer closes the forwarding stream (never out itself). */
         if (status == CDP_OK &&
-            avro_file_writer_create_with_codec_fp(out, "subject-export", 0, schema, &x->writer,
+            avro_file_writer_create_with_codec_fp(stream, "subject-export", 1, schema, &x->writer,
                                                   "deflate", AVRO_BLOCK_BYTES) != 0) {
             x->writer = NULL;
             status = avro_failed(x, "container file");
+            fclose(stream); /* the writer did not take it */
         }
     }
     if (status == CDP_OK)
@@ -819,6 +835,8 @@ cdp_status cdp_subject_export_write(const cdp_subject *subject, cdp_subject_form
         if (avro_file_writer_close(x->writer) != 0 && status == CDP_OK)
             status = avro_failed(x, "close");
         x->writer = NULL;
+        if (x->out_failed && status == CDP_OK)
+            status = write_failed(x);
     }
     if (fflush(out) != 0 && status == CDP_OK)
         status = write_failed(x);

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cdp/cdp.h"
 #include "identity/resolve.h"
@@ -71,6 +72,12 @@ cdp_status cdp_access_restrict(const cdp_identity_env *env, const cdp_actor *act
  * them). *deleted counts them. */
 cdp_status cdp_access_retention_sweep(const cdp_identity_env *env, int64_t now_ms,
                                       size_t *deleted, cdp_err *err);
+
+/* The access / portability export of everything held on the person (role dpo), audited durably
+ * before the first byte is written. See cdp_subject_export. */
+cdp_status cdp_access_subject_export(const cdp_identity_env *env, const cdp_actor *actor,
+                                     const char *ref, const char *format, FILE *out,
+                                     cdp_err *err);
 
 /* Writes: one parsed Segment message. Traits and properties no purpose may lawfully store for
  * this person are removed from the message before it is stored (minimisation); each removal

@@ -231,6 +231,27 @@ cdp_status cdp_restrict(cdp_t *db, const cdp_actor *actor, const char *ref, int 
  * reclaims the space. cdp_maintain runs it once an hour. deleted may be NULL. */
 cdp_status cdp_retention_sweep(cdp_t *db, int64_t now_ms, size_t *deleted);
 
+/* ---- Data-subject access and portability export ------------------------------------------ */
+
+/* Writes everything held on the person ref names (GDPR Art. 15 and 20, CCPA right to know) to
+ * out (borrowed; flushed, not closed): the profile with its computed traits and channels,
+ * identities (type, value, added_at, source), traits with source, channel, time and category,
+ * every event of the profile and of the profiles merged into it, the merge history, consent
+ * records and the audit entries about the person. format "json": one JSON document
+ * {"format", "version", "generated_at", "region", "profile_id", "subject", "identities",
+ * "traits", "events", "merges", "consent", "audit", "counts"}; "avro": an Avro object container
+ * file of schemas/subject_export.avsc items (header, subject, one item per identity, trait,
+ * event, merge, consent record and audit entry, end with the counts). Streams in constant
+ * memory, whatever the number of events.
+ * Role dpo only (else CDP_FORBIDDEN). CDP_BAD_REQUEST "format: ..." for another format,
+ * CDP_INVALID_IDENTIFIER for a malformed ref, CDP_NOT_FOUND for nobody: nothing is written to
+ * out and nothing is audited for these. Otherwise the export is audited (operation
+ * "subject.export", decision allow, durable) before the first byte is written, so the record
+ * stays in the log even when writing fails midway (CDP_IO; out then holds a partial export
+ * that does not parse / has no end item). */
+cdp_status cdp_subject_export(cdp_t *db, const cdp_actor *actor, const char *ref,
+                              const char *format, FILE *out);
+
 #ifdef __cplusplus
 }
 #endif

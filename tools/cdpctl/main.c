@@ -22,6 +22,12 @@ static const char usage[] =
     "  audit verify --pubkey HEX FILE            verify an export offline; exit 0 only if intact\n"
     "  restrict --data DIR --id TYPE:VALUE [--lift]\n"
     "                                            restrict processing of a person (Art. 18)\n"
+    "  import --data DIR --source NAME FILE      ingest Segment-Spec events, one JSON object a\n"
+    "                                            line (FILE - is stdin); progress on stderr\n"
+    "  profile --data DIR --purpose P --id TYPE:VALUE\n"
+    "                                            print the profile as the purpose may see it\n"
+    "  export-subject --data DIR --id TYPE:VALUE --format json|avro --out FILE\n"
+    "                                            access / portability export of the person\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
@@ -82,6 +88,12 @@ int main(int argc, char **argv) {
         return cmd_audit(argc - 1, argv + 1);
     if (strcmp(command, "restrict") == 0)
         return cmd_restrict(argc - 1, argv + 1);
+    if (strcmp(command, "import") == 0)
+        return cmd_import(argc - 1, argv + 1);
+    if (strcmp(command, "profile") == 0)
+        return cmd_profile(argc - 1, argv + 1);
+    if (strcmp(command, "export-subject") == 0)
+        return cmd_export_subject(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

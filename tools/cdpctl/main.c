@@ -20,6 +20,10 @@ static const char usage[] =
     "                                            export the audit log (signed checkpoints)\n"
     "  audit pubkey --data DIR --region R        print the region's audit public key (hex)\n"
     "  audit verify --pubkey HEX FILE            verify an export offline; exit 0 only if intact\n"
+    "  erase --data DIR --id TYPE:VALUE [--request-id ID]\n"
+    "                                            erase a person; prints the signed receipt\n"
+    "  erase verify --pubkey HEX FILE            verify an erasure receipt offline\n"
+    "  erase lift --data DIR --id TYPE:VALUE     lift an erased identifier's suppression\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
@@ -78,6 +82,8 @@ int main(int argc, char **argv) {
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(command, "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
+    if (strcmp(command, "erase") == 0)
+        return cmd_erase(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

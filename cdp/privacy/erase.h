@@ -1,8 +1,9 @@
 /* Erasure (GDPR Art. 17, CCPA delete) of a whole merged person, in three steps:
  *
- * 1. Logical erase, ONE atomic synced batch in the person's home region: the wrapped data keys
+ * 1. Logical erase, ONE atomic batch in the person's home region (made durable by a WAL sync
+ *    outside the region lock, before the receipt is returned): the wrapped data keys
  *    of the profile and of every profile merged into it (crypto-shredding), their profile,
- *    event, consent and merge records (range deletes over the profile-id prefixes), the identity
+ *    event, consent and merge records (every key under the profile-id prefixes), the identity
  *    index entries of every identifier (under every live blind-index epoch) and the message
  *    markers of their events, suppression entries for the identifiers, the audit record
  *    ("erasure", the profile id, no identifier) and an erasure journal entry in `meta`.

@@ -79,6 +79,16 @@ cdp_status cdp_access_subject_export(const cdp_identity_env *env, const cdp_acto
                                      const char *ref, const char *format, FILE *out,
                                      cdp_err *err);
 
+/* Erasure: see cdp/privacy/erase.h (cdp_privacy_erase, _purge, _lift) for the contract; role
+ * dpo or admin for erase, dpo for lifting a suppression. */
+cdp_status cdp_access_erase(const cdp_identity_env *env, const cdp_actor *actor, const char *type,
+                            const char *value, const char *request_id, int64_t now_ms,
+                            char **receipt_json, cdp_err *err);
+cdp_status cdp_access_erase_purge(const cdp_identity_env *env, size_t *purged, cdp_err *err);
+cdp_status cdp_access_lift_suppression(const cdp_identity_env *env, const cdp_actor *actor,
+                                       const char *type, const char *value, int64_t now_ms,
+                                       cdp_err *err);
+
 /* Writes: one parsed Segment message. Traits and properties no purpose may lawfully store for
  * this person are removed from the message before it is stored (minimisation); each removal
  * is appended to dropped (a JSON array, may be NULL) as {"field", "category", "reason"} and

@@ -13,6 +13,7 @@
 #include "audit/log.h"
 #include "policy/audit_policy.h"
 #include "crypto/rootkey.h"
+#include "access/access.h"
 #include "store/codec.h"
 #include "store/region.h"
 #include "util/alloc.h"
@@ -347,6 +348,9 @@ cdp_status cdp_open(const char *data_dir, const cdp_options *options, cdp_t **ou
         status = cdp_path_join(path, sizeof path, data_dir, CDP_DIR_POLICIES, &err);
     if (status == CDP_OK)
         status = open_identity(db, path, &err);
+    /* An erasure a crash interrupted is completed before anything else runs. */
+    if (status == CDP_OK)
+        status = cdp_access_erase_purge(&db->identity_env, NULL, &err);
     if (status != CDP_OK)
         goto fail;
     return CDP_OK;
@@ -448,6 +452,9 @@ cdp_status cdp_maintain(cdp_t *db, int64_t now_ms) {
             status = cdp_audit_retain(log, now_ms - db->audit_policy.retention_days * 86400000LL,
                                       NULL, &err);
     }
+    /* Pending erasures are purged physically in one batch. */
+    if (status == CDP_OK)
+        status = cdp_access_erase_purge(&db->identity_env, NULL, &err);
     cdp_handle_unlock(db);
     if (status != CDP_OK)
         return cdp_handle_fail(db, &err);

@@ -34,6 +34,8 @@ cdp_status cdp_metrics_text(cdp_t *db, char **text) {
          offsetof(cdp_identity_counters, quarantined)},
         {"cdp_blocked_identifiers_total", "Identifiers ignored as blocked placeholder values.",
          offsetof(cdp_identity_counters, blocked_identifiers)},
+        {"cdp_erasures_total", "People erased (GDPR Art. 17 / CCPA delete).",
+         offsetof(cdp_identity_counters, erasures)},
     };
     char buffer[16384];
     size_t used = 0;

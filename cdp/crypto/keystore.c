@@ -705,3 +705,20 @@ size_t cdp_keystore_live_epochs(const cdp_keystore *keystore, const char *region
     }
     return count;
 }
+
+/* Derived, not stored: the keystore file format stays as it is, and the key follows the root key
+ * rather than the epochs, so suppression entries outlive every key rotation. */
+cdp_status cdp_keystore_suppress_key(const cdp_keystore *keystore, const char *region_name,
+                                     uint8_t out[CDP_BLIND_KEY_BYTES], cdp_err *err) {
+    static const char label[] = "cdp.suppress.v1";
+    if (keystore == NULL || keystore_find_region(keystore, region_name) == NULL)
+        return cdp_err_set(err, CDP_NOT_FOUND, "keystore: unknown region \"%s\"",
+                           region_name ? region_name : "");
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, keystore->seal_key, CDP_AEAD_KEY_BYTES, CDP_BLIND_KEY_BYTES);
+    crypto_generichash_update(&state, (const uint8_t *)label, sizeof label); /* with its NUL */
+    crypto_generichash_update(&state, (const uint8_t *)region_name, strlen(region_name));
+    crypto_generichash_final(&state, out, CDP_BLIND_KEY_BYTES);
+    sodium_memzero(&state, sizeof state);
+    return CDP_OK;
+}

@@ -88,4 +88,12 @@ const char *cdp_keystore_region_name(const cdp_keystore *keystore, size_t index)
 size_t cdp_keystore_live_epochs(const cdp_keystore *keystore, const char *region, uint32_t *out,
                                 size_t cap);
 
+/* The region's suppression key: what the `suppress` column family's blind indexes of erased
+ * people's identifiers are keyed with. Unlike the epoch's blind-index key it never rotates (it is
+ * derived from the keystore's sealing key, so from the root key, and the region name): closing an
+ * epoch must not lift a suppression, and a suppression entry cannot be re-keyed, since nothing
+ * personal is kept to re-key it from. Never leaves memory; wipe with sodium_memzero. */
+cdp_status cdp_keystore_suppress_key(const cdp_keystore *keystore, const char *region,
+                                     uint8_t out[CDP_BLIND_KEY_BYTES], cdp_err *err);
+
 #endif

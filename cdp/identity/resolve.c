@@ -134,6 +134,8 @@ static cdp_status lookup_region(cdp_vault *vault, resolution *work, int *suppres
                                 size_t *found_count, cdp_err *err) {
     cdp_region *region = cdp_vault_region(vault);
     uint8_t blinds[2 * MAX_IDS][CDP_BLIND_BYTES];
+    /* Suppression entries are keyed by the region's suppression key, which outlives epochs. */
+    uint8_t suppress_blinds[2 * MAX_IDS][CDP_BLIND_BYTES];
     size_t owner[LOOKUP_KEYS];
     cdp_cf cfs[LOOKUP_KEYS];
     const uint8_t *keys[LOOKUP_KEYS];
@@ -151,15 +153,19 @@ static cdp_status lookup_region(cdp_vault *vault, resolution *work, int *suppres
             continue;
         const char *types[2] = {id->type, id->is_previous ? "anonymous_id" : NULL};
         for (int t = 0; t < 2 && types[t] != NULL; t++) {
+            uint8_t *suppress_blind = suppress_blinds[blind_count];
             uint8_t *blind = blinds[blind_count++];
             cdp_status status = blind_of(vault, types[t], id->value, blind, err);
+            if (status == CDP_OK)
+                status = cdp_vault_suppress_blind(vault, types[t], (const uint8_t *)id->value,
+                                                  strlen(id->value), suppress_blind, err);
             if (status != CDP_OK)
                 return status;
             if (t == 0)
                 memcpy(id->blind, blind, CDP_BLIND_BYTES);
             for (int family = 0; family < 2; family++) {
                 cfs[count] = family == 0 ? CDP_CF_IDENTITY : CDP_CF_SUPPRESS;
-                keys[count] = blind;
+                keys[count] = family == 0 ? blind : suppress_blind;
                 key_lens[count] = CDP_BLIND_BYTES;
                 owner[count] = i;
                 values[count] = NULL;

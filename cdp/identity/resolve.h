@@ -27,6 +27,7 @@ typedef struct cdp_identity_counters {
     _Atomic unsigned long long merge_refusals;
     _Atomic unsigned long long quarantined;
     _Atomic unsigned long long blocked_identifiers;
+    _Atomic unsigned long long erasures; /* people erased (cdp/privacy/erase.c) */
 } cdp_identity_counters;
 
 /* What resolution works over; borrowed from the handle. */

@@ -264,6 +264,19 @@ cdp_status cdp_vault_blind(cdp_vault *vault, const char *type, const uint8_t *va
     return CDP_OK;
 }
 
+cdp_status cdp_vault_suppress_blind(cdp_vault *vault, const char *type, const uint8_t *value,
+                                    size_t value_len, uint8_t out[CDP_BLIND_BYTES], cdp_err *err) {
+    uint8_t key[CDP_BLIND_KEY_BYTES];
+    cdp_status status =
+        cdp_keystore_suppress_key(vault->keystore, cdp_region_name(vault->region), key, err);
+    if (status == CDP_OK)
+        cdp_blind_index(out, key, type, value, value_len);
+    sodium_memzero(key, sizeof key);
+    return status;
+}
+
+cdp_keystore *cdp_vault_keystore(const cdp_vault *vault) { return vault->keystore; }
+
 /* Moves one person's identity index entries from every older live blind key to the current one,
  * reading their identifiers from inside their (decrypted) profile. */
 static cdp_status reindex_person(cdp_vault *vault, cdp_batch *batch, const cdp_person *person,

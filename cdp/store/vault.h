@@ -85,6 +85,14 @@ cdp_status cdp_vault_open(cdp_vault *vault, const cdp_person *person, cdp_cf cf,
 cdp_status cdp_vault_blind(cdp_vault *vault, const char *type, const uint8_t *value,
                            size_t value_len, uint8_t out[CDP_BLIND_BYTES], cdp_err *err);
 
+/* Blind index of (type, normalized value) under the region's suppression key
+ * (cdp_keystore_suppress_key): the key of the `suppress` column family. Stable across epochs. */
+cdp_status cdp_vault_suppress_blind(cdp_vault *vault, const char *type, const uint8_t *value,
+                                    size_t value_len, uint8_t out[CDP_BLIND_BYTES], cdp_err *err);
+
+/* The keystore the vault was made with. Borrowed until the vault is freed. */
+cdp_keystore *cdp_vault_keystore(const cdp_vault *vault);
+
 /* Closes the region's key epoch: starts a new epoch, re-wraps every data key under the new KEK
  * and moves every identity index entry to the new blind-index key (from the identities inside
  * each person's profile), then purges the old entries physically and destroys every older epoch

@@ -251,6 +251,41 @@ cdp_status cdp_retention_sweep(cdp_t *db, int64_t now_ms, size_t *deleted);
  * that does not parse / has no end item). */
 cdp_status cdp_subject_export(cdp_t *db, const cdp_actor *actor, const char *ref,
                               const char *format, FILE *out);
+/* ---- Erasure (GDPR Art. 17, CCPA delete) ------------------------------------------------- */
+
+/* Erases the whole merged person that ref names ("TYPE:VALUE" or "profile:<32 hex>"): the
+ * profile and every profile merged into it, with their data keys (crypto-shredding), events,
+ * consent and merge records and identity index entries, in one atomic synced write with its
+ * audit record ("erasure"). Their identifiers are suppressed: later events carrying one are
+ * refused (CDP_SUPPRESSED) until a DPO lifts it (cdp_suppression_lift). The physical purge
+ * (flush, compaction: no live file keeps their bytes) is batched: it runs in cdp_erase_purge,
+ * cdp_maintain and at the next cdp_open, which also completes an erasure a crash interrupted.
+ * request_id: the data-subject request's id, 1..63 characters of [A-Za-z0-9_.:-] (NULL: a UUID
+ * is generated). Role dpo or admin (else CDP_FORBIDDEN, nothing changed). On success
+ * *receipt_json is the receipt, signed with the region's audit key (see cdp_receipt_verify);
+ * caller owns it (free with cdp_free). Erasing an erased person again returns the stored receipt.
+ * CDP_INVALID_IDENTIFIER for a malformed ref; CDP_NOT_FOUND when nobody holds the identifier;
+ * CDP_BAD_REQUEST for a bad request_id; CDP_CONFLICT when request_id was used for another
+ * erasure. */
+cdp_status cdp_erase(cdp_t *db, const cdp_actor *actor, const char *ref, const char *request_id,
+                     char **receipt_json);
+
+/* Completes every pending erasure: the physical purge of all of them at once (one flush and one
+ * compaction per region), then marks them done. Safe to call at any time; cheap when nothing is
+ * pending. */
+cdp_status cdp_erase_purge(cdp_t *db);
+
+/* Lifts the suppression of an erased person's identifier ("TYPE:VALUE"), e.g. when the person
+ * comes back with fresh consent: their events are accepted again and create a new person.
+ * Role dpo only; audited ("suppression.lift"). CDP_NOT_FOUND when it is not suppressed. */
+cdp_status cdp_suppression_lift(cdp_t *db, const cdp_actor *actor, const char *ref);
+
+/* Checks an erasure receipt offline against the region's audit public key (64 hex, from
+ * `cdpctl audit pubkey` or the receipt's own "public_key" as obtained out of band): CDP_OK only
+ * if it is well-formed and its Ed25519 signature verifies. CDP_INVALID_JSON / CDP_CORRUPT
+ * (naming the field) for a malformed receipt, CDP_CRYPTO for a signature that fails or another
+ * key, CDP_BAD_REQUEST for a malformed pubkey_hex. Needs no handle: cdp_errmsg(NULL) says why. */
+cdp_status cdp_receipt_verify(const char *json, size_t len, const char *pubkey_hex);
 
 #ifdef __cplusplus
 }

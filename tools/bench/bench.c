@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "api/handle.h"
+#include "bench_erase.h"
 #include "bench_ingest.h"
 #include "crypto/aead.h"
 #include "crypto/random.h"
@@ -284,6 +285,7 @@ static void touch_key_cache(cdp_vault *vault) {
 static void usage(FILE *to) {
     fputs("usage: cdp-bench [--quick] [--records N] [--key-cache-entries N]\n"
           "       cdp-bench ingest [--quick] [--events N]\n"
+          "       cdp-bench erase [--quick] [--people N] [--erasures N]\n"
           "  (default)               profile_put / profile_get against raw RocksDB and libsodium\n"
           "  --quick                 20,000 records (default 1,000,000)\n"
           "  --key-cache-entries N   data-key cache per region (default 262,144)\n"
@@ -321,9 +323,51 @@ static int ingest_main(int argc, char **argv) {
     return cdp_bench_ingest(events, getenv("CDP_POLICY_DIR")) == 0 ? 0 : 1;
 }
 
+/* cdp-bench erase [--quick] [--people N] [--erasures N] */
+static int erase_main(int argc, char **argv) {
+    size_t people = 1000000, erasures = 10000;
+    static const struct option options[] = {{"quick", no_argument, NULL, 'q'},
+                                            {"people", required_argument, NULL, 'p'},
+                                            {"erasures", required_argument, NULL, 'e'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    int option;
+    optind = 1;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (option == 'q') {
+            people = 50000;
+            erasures = 2000;
+        } else if (option == 'p' || option == 'e') {
+            char *end = NULL;
+            size_t value = strtoul(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || value == 0) {
+                fprintf(stderr, "cdp-bench erase: a positive number, not \"%s\"\n", optarg);
+                return 2;
+            }
+            *(option == 'p' ? &people : &erasures) = value;
+        } else {
+            fputs("usage: cdp-bench erase [--quick] [--people N] [--erasures N]\n"
+                  "  erasures in a store of N people (default 1,000,000 people, 10,000 "
+                  "erasures;\n  --quick: 50,000 and 2,000), purge batched; ingest throughput "
+                  "before and during\n",
+                  option == 'h' ? stdout : stderr);
+            return option == 'h' ? 0 : 2;
+        }
+    }
+    if (people < 200 || erasures > people / 2) {
+        fprintf(stderr, "cdp-bench erase: need at least 200 people and erasures <= people / 2\n");
+        return 2;
+    }
+    if (sodium_init() < 0)
+        return 1;
+    return cdp_bench_erase(people, erasures, getenv("CDP_POLICY_DIR")) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "ingest") == 0)
         return ingest_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "erase") == 0)
+        return erase_main(argc - 1, argv + 1);
     size_t records = 1000000, key_cache_entries = 0;
     static const struct option options[] = {{"quick", no_argument, NULL, 'q'},
                                             {"records", required_argument, NULL, 'n'},

@@ -24,5 +24,6 @@ int cmd_restrict(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_export_subject(int argc, char **argv);
+int cmd_erase(int argc, char **argv);
 
 #endif

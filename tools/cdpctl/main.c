@@ -28,6 +28,10 @@ static const char usage[] =
     "                                            print the profile as the purpose may see it\n"
     "  export-subject --data DIR --id TYPE:VALUE --format json|avro --out FILE\n"
     "                                            access / portability export of the person\n"
+    "  erase --data DIR --id TYPE:VALUE [--request-id ID]\n"
+    "                                            erase a person; prints the signed receipt\n"
+    "  erase verify --pubkey HEX FILE            verify an erasure receipt offline\n"
+    "  erase lift --data DIR --id TYPE:VALUE     lift an erased identifier's suppression\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
@@ -94,6 +98,8 @@ int main(int argc, char **argv) {
         return cmd_profile(argc - 1, argv + 1);
     if (strcmp(command, "export-subject") == 0)
         return cmd_export_subject(argc - 1, argv + 1);
+    if (strcmp(command, "erase") == 0)
+        return cmd_erase(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

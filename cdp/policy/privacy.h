@@ -19,10 +19,10 @@
 /* ---- consent as the decision sees it ------------------------------------------------------ */
 
 typedef enum cdp_consent_state {
-    CDP_CONSENT_NONE = 0,  /* nothing recorded for the purpose */
-    CDP_CONSENT_GRANTED,   /* opted in */
-    CDP_CONSENT_DENIED,    /* refused or opted out (a GPC signal is a denial of sale/share) */
-    CDP_CONSENT_WITHDRAWN, /* granted before, taken back (also: an Art. 21 objection) */
+    CDP_CONSENT_STATE_NONE = 0,  /* nothing recorded for the purpose */
+    CDP_CONSENT_STATE_GRANTED,   /* opted in */
+    CDP_CONSENT_STATE_DENIED, /* refused or opted out (a GPC signal is a denial of sale/share) */
+    CDP_CONSENT_STATE_WITHDRAWN, /* granted before, taken back (also: an Art. 21 objection) */
 } cdp_consent_state;
 
 /* "granted", "denied", "withdrawn" ("none" for NONE); parse returns -1 for anything else

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/handle.h"
+#include "api/profile_access.h"
 #include "identity/normalize.h"
 #include "identity/profile_ops.h"
 #include "identity/unmerge.h"
@@ -460,4 +461,26 @@ cdp_status cdp_unmerge(cdp_t *db, const cdp_actor *actor, const char *ref, const
     person_view_clear(&view);
     cdp_handle_unlock(db);
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
+}
+
+/* ---- shared with the other profile routes (api/profile_access.h) ---------------------------- */
+
+cdp_status cdp_api_check_read(const cdp_actor *actor, const char *purpose, cdp_err *err) {
+    return check_read(actor, purpose, err);
+}
+
+cdp_status cdp_api_resolve_ref(cdp_t *db, const cdp_actor *actor, const char *ref,
+                               size_t *region_index, cdp_person *person,
+                               cdp_profile_record *profile, cdp_err *err) {
+    person_view view;
+    cdp_status status = resolve_ref(db, actor, ref, &view, err);
+    if (status != CDP_OK) {
+        person_view_clear(&view);
+        return status;
+    }
+    *region_index = view.region_index;
+    *person = view.person;
+    *profile = view.profile;
+    cdp_person_wipe(&view.person);
+    return CDP_OK;
 }

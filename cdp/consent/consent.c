@@ -14,8 +14,9 @@
 #include "store/codec.h"
 #include "util/alloc.h"
 
+#define PURPOSE_TOKEN_BYTES 16
 #define KEY_TAIL_BYTES 13 /* 0x00 || time (8) || sequence (4) */
-#define KEY_MAX (CDP_PROFILE_ID_BYTES + CDP_CONSENT_PURPOSE_MAX + KEY_TAIL_BYTES)
+#define KEY_BYTES (CDP_PROFILE_ID_BYTES + PURPOSE_TOKEN_BYTES + KEY_TAIL_BYTES)
 
 /* ---- states ---------------------------------------------------------------------------------- */
 
@@ -190,28 +191,31 @@ static pthread_once_t sequence_once = PTHREAD_ONCE_INIT;
  * keys within a process, and across restarts a collision needs the same ms and a 1 in 2^32. */
 static void sequence_seed(void) { atomic_store(&sequence, randombytes_random()); }
 
-static size_t make_key(uint8_t key[KEY_MAX], const uint8_t profile_id[CDP_PROFILE_ID_BYTES],
-                       const char *purpose, int64_t time_ms, uint32_t seq) {
-    size_t purpose_len = strlen(purpose);
-    memcpy(key, profile_id, CDP_PROFILE_ID_BYTES);
-    memcpy(key + CDP_PROFILE_ID_BYTES, purpose, purpose_len);
-    uint8_t *tail = key + CDP_PROFILE_ID_BYTES + purpose_len;
+/* The purpose in a key is a keyed hash under the person's data key, not its name: keys are not
+ * encrypted, and "this person has a record about advertising" is itself personal. Stable for the
+ * person across key epochs (the data key does not change), meaningless once they are erased. */
+static void purpose_token(uint8_t out[PURPOSE_TOKEN_BYTES], const cdp_person *person,
+                          const char *purpose) {
+    crypto_generichash(out, PURPOSE_TOKEN_BYTES, (const uint8_t *)purpose, strlen(purpose),
+                       person->data_key, sizeof person->data_key);
+}
+
+static void make_key(uint8_t key[KEY_BYTES], const cdp_person *person, const char *purpose,
+                     int64_t time_ms, uint32_t seq) {
+    memcpy(key, person->profile_id, CDP_PROFILE_ID_BYTES);
+    purpose_token(key + CDP_PROFILE_ID_BYTES, person, purpose);
+    uint8_t *tail = key + CDP_PROFILE_ID_BYTES + PURPOSE_TOKEN_BYTES;
     tail[0] = 0;
     /* Times before 1970 are refused by the callers; the cast keeps key order = time order. */
     cdp_store_be64(tail + 1, (uint64_t)time_ms);
     cdp_store_be32(tail + 9, seq);
-    return CDP_PROFILE_ID_BYTES + purpose_len + KEY_TAIL_BYTES;
 }
 
-/* Splits a stored key: purpose (borrowed from key, not NUL-terminated) and time. */
-static int parse_key(const uint8_t *key, size_t len, const uint8_t **purpose, size_t *purpose_len,
-                     int64_t *time_ms) {
-    if (len < CDP_PROFILE_ID_BYTES + 1 + KEY_TAIL_BYTES || len > KEY_MAX)
+/* Splits a stored key: the purpose token (borrowed from key) and the time. */
+static int parse_key(const uint8_t *key, size_t len, const uint8_t **token, int64_t *time_ms) {
+    if (len != KEY_BYTES || key[CDP_PROFILE_ID_BYTES + PURPOSE_TOKEN_BYTES] != 0)
         return -1;
-    *purpose = key + CDP_PROFILE_ID_BYTES;
-    *purpose_len = len - CDP_PROFILE_ID_BYTES - KEY_TAIL_BYTES;
-    if (key[len - KEY_TAIL_BYTES] != 0 || memchr(*purpose, 0, *purpose_len) != NULL)
-        return -1;
+    *token = key + CDP_PROFILE_ID_BYTES;
     *time_ms = (int64_t)cdp_load_be64(key + len - 12);
     return 0;
 }
@@ -236,11 +240,11 @@ cdp_status cdp_consent_put(cdp_vault *vault, cdp_batch *batch, const cdp_person 
     cdp_buf encoded = {0};
     cdp_status status = cdp_consent_record_encode(entry, hex, &encoded, err);
     if (status == CDP_OK) {
-        uint8_t key[KEY_MAX];
-        size_t key_len = make_key(key, person->profile_id, entry->purpose, entry->time_ms,
-                                  (uint32_t)atomic_fetch_add(&sequence, 1));
-        status = cdp_vault_put(vault, batch, person, CDP_CF_CONSENT, key, key_len, encoded.data,
-                               encoded.len, err);
+        uint8_t key[KEY_BYTES];
+        make_key(key, person, entry->purpose, entry->time_ms,
+                 (uint32_t)atomic_fetch_add(&sequence, 1));
+        status = cdp_vault_put(vault, batch, person, CDP_CF_CONSENT, key, sizeof key,
+                               encoded.data, encoded.len, err);
     }
     cdp_buf_free_secret(&encoded);
     return status;
@@ -309,25 +313,22 @@ static cdp_status walk_member(cdp_vault *vault, const cdp_person *person, int on
                                         person->profile_id, CDP_PROFILE_ID_BYTES, &iter, err);
     if (status == CDP_OK)
         cdp_iter_seek_last(iter);
-    uint8_t group[CDP_CONSENT_PURPOSE_MAX];
-    size_t group_len = 0;
+    uint8_t group[PURPOSE_TOKEN_BYTES];
     int64_t group_time = 0;
     int have_group = 0;
     for (; status == CDP_OK && cdp_iter_valid(iter); cdp_iter_prev(iter)) {
-        size_t key_len = 0, value_len = 0, purpose_len = 0;
-        const uint8_t *key = cdp_iter_key(iter, &key_len), *purpose = NULL;
+        size_t key_len = 0, value_len = 0;
+        const uint8_t *key = cdp_iter_key(iter, &key_len), *token = NULL;
         int64_t time_ms = 0;
-        if (parse_key(key, key_len, &purpose, &purpose_len, &time_ms) != 0) {
+        if (parse_key(key, key_len, &token, &time_ms) != 0) {
             status = cdp_err_set(err, CDP_CORRUPT, "consent: malformed key of %zu bytes", key_len);
             break;
         }
-        int same_group = have_group && purpose_len == group_len &&
-                         memcmp(purpose, group, group_len) == 0;
+        int same_group = have_group && memcmp(token, group, sizeof group) == 0;
         if (only_newest && same_group && time_ms < group_time)
             continue;
         if (!same_group) {
-            memcpy(group, purpose, purpose_len);
-            group_len = purpose_len;
+            memcpy(group, token, sizeof group);
             group_time = time_ms;
             have_group = 1;
         }
@@ -337,8 +338,10 @@ static cdp_status walk_member(cdp_vault *vault, const cdp_person *person, int on
                                 &plain, err);
         if (status == CDP_OK)
             status = cdp_consent_record_decode(plain.data, plain.len, &record, err);
-        if (status == CDP_OK && (strlen(record.purpose) != purpose_len ||
-                                 memcmp(record.purpose, purpose, purpose_len) != 0 ||
+        uint8_t expected[PURPOSE_TOKEN_BYTES];
+        if (status == CDP_OK)
+            purpose_token(expected, person, record.purpose);
+        if (status == CDP_OK && (memcmp(expected, token, sizeof expected) != 0 ||
                                  record.time_ms != time_ms)) {
             cdp_consent_record_clear(&record);
             status = cdp_err_set(err, CDP_CORRUPT, "consent: record does not match its key");
@@ -463,27 +466,32 @@ cdp_status cdp_consent_history_json(cdp_vault *vault, const cdp_person *owner,
 
 /* ---- regime and GPC -------------------------------------------------------------------------- */
 
-/* A trait's value when it is a JSON string, copied into out (cap bytes); NULL otherwise. */
-static const char *trait_text(const cdp_profile_record *profile, const char *name, char *out,
-                              size_t cap) {
-    for (size_t i = 0; i < profile->trait_count; i++) {
-        if (strcmp(profile->traits[i].name, name) != 0)
+/* address.<field> as text, copied into out (cap bytes): from a trait "address" holding an object
+ * (as identify sends it) or a flat trait "address.<field>"; NULL when neither is a string. */
+static const char *address_text(const cdp_profile_record *profile, const char *field, char *out,
+                                size_t cap) {
+    char flat[32];
+    snprintf(flat, sizeof flat, "address.%s", field);
+    const char *found = NULL;
+    for (size_t i = 0; i < profile->trait_count && found == NULL; i++) {
+        int whole = strcmp(profile->traits[i].name, "address") == 0;
+        if (!whole && strcmp(profile->traits[i].name, flat) != 0)
             continue;
         json_t *value = json_loads(profile->traits[i].value_json, JSON_DECODE_ANY, NULL);
-        const char *text = json_string_value(value);
-        int ok = text != NULL && strlen(text) < cap;
-        if (ok)
+        const char *text = json_string_value(whole ? json_object_get(value, field) : value);
+        if (text != NULL && strlen(text) < cap) {
             snprintf(out, cap, "%s", text);
+            found = out;
+        }
         json_decref(value);
-        return ok ? out : NULL;
     }
-    return NULL;
+    return found;
 }
 
 const char *cdp_consent_regime_of(const cdp_policy *policy, const cdp_profile_record *profile) {
     char country[8], state[8];
-    const char *country_text = trait_text(profile, "address.country", country, sizeof country);
-    const char *state_text = trait_text(profile, "address.state", state, sizeof state);
+    const char *country_text = address_text(profile, "country", country, sizeof country);
+    const char *state_text = address_text(profile, "state", state, sizeof state);
     /* Subdivision codes are upper case in the policy ("CA"). */
     for (char *c = state; state_text != NULL && *c; c++)
         if (*c >= 'a' && *c <= 'z')

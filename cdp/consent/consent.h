@@ -1,7 +1,9 @@
 /* Consent records: one Avro record (schemas/consent_record.avsc) per decision, sealed with the
  * person's data key in the `consent` column family under
- *   profile id (16) || purpose || 0x00 || time (8, big-endian) || sequence (4, big-endian)
- * so the whole history is kept and the current state of a purpose is its last key. A merged
+ *   profile id (16) || purpose token (16) || 0x00 || time (8, big-endian) || sequence (4, BE)
+ * so the whole history is kept and the current state of a purpose is its last key. The purpose
+ * token is BLAKE2b of the purpose name keyed with the person's data key: keys are stored in the
+ * clear, and which purposes a person decided on is itself personal data. A merged
  * person's records stay under the member profiles' ids (and keys): reads walk the profile and
  * every profile in its merged_from list. Writes go into the caller's batch, so a consent change
  * is atomic with the message that carried it and its audit record. Thread-safe as the vault. */

@@ -89,6 +89,14 @@ cdp_status cdp_access_lift_suppression(const cdp_identity_env *env, const cdp_ac
                                        const char *type, const char *value, int64_t now_ms,
                                        cdp_err *err);
 
+/* Consent: POST /v1/consent and the consent view (see cdp_consent_set, cdp_profile_consent). */
+cdp_status cdp_access_consent_set(const cdp_identity_env *env, const cdp_actor *actor,
+                                  const char *body, size_t len, int gpc, char **json,
+                                  cdp_err *err);
+cdp_status cdp_access_profile_consent(const cdp_identity_env *env, const cdp_actor *actor,
+                                      const char *purpose, const char *ref, char **json,
+                                      cdp_err *err);
+
 /* Writes: one parsed Segment message. Traits and properties no purpose may lawfully store for
  * this person are removed from the message before it is stored (minimisation); each removal
  * is appended to dropped (a JSON array, may be NULL) as {"field", "category", "reason"} and

@@ -25,6 +25,11 @@ cdp_status cdp_access_audit(const cdp_identity_env *env, size_t region_index,
                             cdp_audit_decision decision, const char *const *categories,
                             size_t category_count, cdp_err *err);
 
+/* The checks made before anyone is looked up: a stated purpose that the key and the role may use.
+ * A refusal is audited (without a person) in the caller's region and returned. */
+cdp_status cdp_access_precheck(const cdp_identity_env *env, const cdp_actor *actor,
+                               const char *purpose, const char *operation, cdp_err *err);
+
 /* Counts a refusal or withholding by reason for /metrics. */
 void cdp_access_count(const char *reason, int denied);
 

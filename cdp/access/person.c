@@ -7,6 +7,7 @@
 
 #include "access/access.h"
 #include "access/access_internal.h"
+#include "consent/consent.h"
 #include "identity/normalize.h"
 #include "util/alloc.h"
 
@@ -18,35 +19,9 @@ void cdp_access_person_clear(cdp_access_person *person) {
     memset(person, 0, sizeof *person);
 }
 
-/* The JSON string value of a member of the trait "address" (country, state), copied upper-case
- * into out; "" when absent. */
-static void address_part(const cdp_profile_record *profile, const char *member, char *out,
-                         size_t out_size) {
-    out[0] = '\0';
-    for (size_t i = 0; i < profile->trait_count; i++) {
-        if (strcmp(profile->traits[i].name, "address") != 0)
-            continue;
-        json_t *address = json_loads(profile->traits[i].value_json, JSON_DECODE_ANY, NULL);
-        const char *text = json_string_value(json_object_get(address, member));
-        if (text != NULL && strlen(text) < out_size) {
-            size_t k = 0;
-            for (; text[k]; k++)
-                out[k] = (char)(text[k] >= 'a' && text[k] <= 'z' ? text[k] - 32 : text[k]);
-            out[k] = '\0';
-        }
-        json_decref(address);
-        return;
-    }
-}
-
 const char *cdp_access_regime_of(const cdp_policy *policy, const cdp_profile_record *profile) {
-    char country[8], state[8];
-    address_part(profile, "country", country, sizeof country);
-    address_part(profile, "state", state, sizeof state);
-    const char *regime = cdp_policy_regime_for_country(
-        policy, profile->region, country[0] && cdp_iso3166_valid(country) ? country : NULL,
-        state[0] ? state : NULL);
     /* An unknown regime is decided as the strictest (opt-in, sensitive needs consent). */
+    const char *regime = cdp_consent_regime_of(policy, profile);
     return regime != NULL ? regime : "unknown";
 }
 

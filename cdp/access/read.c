@@ -73,8 +73,8 @@ static cdp_status refuse(const cdp_access_answer *answer, const char *purpose, c
 
 /* Checks made before anyone is looked up: a stated purpose, one the key and role may use.
  * Refusals are audited (without a person) in the caller's region. */
-static cdp_status precheck(const cdp_identity_env *env, const cdp_actor *actor,
-                           const char *purpose, const char *operation, cdp_err *err) {
+cdp_status cdp_access_precheck(const cdp_identity_env *env, const cdp_actor *actor,
+                               const char *purpose, const char *operation, cdp_err *err) {
     cdp_access_answer answer = {CDP_DECISION_ALLOW, CDP_OK, "allowed", NULL};
     if (purpose == NULL || *purpose == '\0') {
         answer = (cdp_access_answer){CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, "purpose_required",
@@ -112,7 +112,7 @@ static cdp_status open_decided(const cdp_identity_env *env, const cdp_actor *act
                                const char *purpose, const char *ref, const char *operation,
                                cdp_access_person *person, cdp_access_answer *answer,
                                cdp_err *err) {
-    cdp_status status = precheck(env, actor, purpose, operation, err);
+    cdp_status status = cdp_access_precheck(env, actor, purpose, operation, err);
     if (status != CDP_OK)
         return status;
     status = cdp_access_resolve(env, actor, ref, person, err);

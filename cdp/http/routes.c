@@ -25,6 +25,8 @@ static enum MHD_Result handle_profile_identities(http_request *request);
 static enum MHD_Result handle_unmerge(http_request *request);
 static enum MHD_Result handle_audit_export(http_request *request);
 static enum MHD_Result handle_audit_pubkey(http_request *request);
+static enum MHD_Result handle_consent(http_request *request);
+static enum MHD_Result handle_profile_consent(http_request *request);
 
 /* Keep in step with policies/roles.json, which documents this table for operators. */
 const http_route http_routes[] = {
@@ -38,12 +40,15 @@ const http_route http_routes[] = {
     {"POST", "/v1/group", INGEST_ROLES, INGEST_FLAGS, HTTP_EVENT_LIMIT, "group", handle_ingest},
     {"POST", "/v1/alias", INGEST_ROLES, INGEST_FLAGS, HTTP_EVENT_LIMIT, "alias", handle_ingest},
     {"POST", "/v1/batch", INGEST_ROLES, INGEST_FLAGS, HTTP_BATCH_LIMIT, "batch", handle_ingest},
-    /* POST /v1/consent (ingest, dpo; Basic allowed) joins when the library exposes consent. */
+    {"POST", "/v1/consent", INGEST_ROLES | HTTP_ROLE(CDP_ROLE_DPO), INGEST_FLAGS, HTTP_EVENT_LIMIT,
+     NULL, handle_consent},
     {"GET", "/v1/profiles/{ref}", PROFILE_READ_ROLES, HTTP_ROUTE_PURPOSE, 0, NULL, handle_profile},
     {"GET", "/v1/profiles/{ref}/events", PROFILE_READ_ROLES, HTTP_ROUTE_PURPOSE, 0, NULL,
      handle_profile_events},
     {"GET", "/v1/profiles/{ref}/identities", PROFILE_READ_ROLES, HTTP_ROUTE_PURPOSE, 0, NULL,
      handle_profile_identities},
+    {"GET", "/v1/profiles/{ref}/consent", PROFILE_READ_ROLES, HTTP_ROUTE_PURPOSE, 0, NULL,
+     handle_profile_consent},
     {"POST", "/v1/profiles/{ref}/unmerge", UNMERGE_ROLES, HTTP_ROUTE_BODY, HTTP_EVENT_LIMIT, NULL,
      handle_unmerge},
     {"GET", "/v1/audit", AUDITOR_ROLES, 0, 0, NULL, handle_audit_export},
@@ -270,4 +275,26 @@ static enum MHD_Result handle_audit_pubkey(http_request *request) {
     int len = snprintf(body, 160, "{\"region\": %s, \"public_key\": \"%s\"}",
                        region_arg ? quoted : "null", hex);
     return http_respond(request, 200, json_content_type, body, (size_t)len, free);
+}
+
+/* POST /v1/consent: the body goes to the library whole; Sec-GPC: 1 counts as "gpc": true. */
+static enum MHD_Result handle_consent(http_request *request) {
+    const char *gpc = MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Sec-GPC");
+    char *json = NULL;
+    cdp_status status = cdp_consent_set(request->server->db, &request->actor,
+                                        request->body.data ? request->body.data : "",
+                                        request->body.len, gpc != NULL && strcmp(gpc, "1") == 0,
+                                        &json);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return respond_library_json(request, json);
+}
+
+static enum MHD_Result handle_profile_consent(http_request *request) {
+    char *json = NULL;
+    cdp_status status = cdp_profile_consent(request->server->db, &request->actor,
+                                            purpose_of(request), request->param, &json);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return respond_library_json(request, json);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consent/consent.h"
 #include "identity/normalize.h"
 #include "identity/profile_ops.h"
 #include "identity/unmerge.h"
@@ -522,8 +523,8 @@ static cdp_status check_traits(const cdp_segment_message *message, cdp_err *err)
 
 static cdp_status resolve_locked(const cdp_identity_env *env, size_t region_index,
                                  const cdp_actor *actor, const cdp_segment_message *message,
-                                 int64_t now_ms, resolution *work, cdp_ingest_outcome *out,
-                                 cdp_err *err) {
+                                 int gpc, int64_t now_ms, resolution *work,
+                                 cdp_ingest_outcome *out, cdp_err *err) {
     cdp_vault *vault = env->vaults[region_index];
     cdp_region *region = cdp_vault_region(vault);
     const char *rule_version = cdp_identity_rule_version(env->rules);
@@ -780,6 +781,13 @@ static cdp_status resolve_locked(const cdp_identity_env *env, size_t region_inde
     status = put_profile(vault, batch, owner, target, err);
     if (status == CDP_OK)
         status = put_event(vault, batch, owner, actor, message, channel, work, now_ms, err);
+    /* Sec-GPC: the sale/share opt-out, in the same batch as the event (cdp/consent decides
+     * whether the person's regime honours it and skips it when already recorded). */
+    if (status == CDP_OK && gpc) {
+        size_t written = 0;
+        status = cdp_consent_record_gpc(env->policy, vault, batch, owner, target, now_ms,
+                                        actor->source, actor->request_id, NULL, &written, err);
+    }
     if (status == CDP_OK)
         cdp_batch_put(batch, region, CDP_CF_IDENTITY, marker, sizeof marker, owner->profile_id,
                       CDP_PROFILE_ID_BYTES);
@@ -822,7 +830,6 @@ done:
 cdp_status cdp_identity_ingest(const cdp_identity_env *env, const cdp_actor *actor,
                                const cdp_segment_message *message, int gpc, int64_t now_ms,
                                cdp_ingest_outcome *out, cdp_err *err) {
-    (void)gpc; /* recorded as a consent opt-out by the consent module (issue: the one door) */
     memset(out, 0, sizeof *out);
     /* Not calloc: the scratch is ~40 KB and every entry is initialised when used. */
     resolution *work = cdp_malloc(sizeof *work);
@@ -838,7 +845,7 @@ cdp_status cdp_identity_ingest(const cdp_identity_env *env, const cdp_actor *act
         status = choose_region(env, actor, message, work, &region_index, err);
     if (status == CDP_OK) {
         pthread_mutex_lock(&env->region_locks[region_index]);
-        status = resolve_locked(env, region_index, actor, message, now_ms, work, out, err);
+        status = resolve_locked(env, region_index, actor, message, gpc, now_ms, work, out, err);
         pthread_mutex_unlock(&env->region_locks[region_index]);
     }
     resolution_clear(work);

@@ -286,6 +286,29 @@ cdp_status cdp_suppression_lift(cdp_t *db, const cdp_actor *actor, const char *r
  * (naming the field) for a malformed receipt, CDP_CRYPTO for a signature that fails or another
  * key, CDP_BAD_REQUEST for a malformed pubkey_hex. Needs no handle: cdp_errmsg(NULL) says why. */
 cdp_status cdp_receipt_verify(const char *json, size_t len, const char *pubkey_hex);
+/* ---- Consent -------------------------------------------------------------------------------- */
+
+/* Records a person's consent decisions (POST /v1/consent). body: {"identity": {"type", "value"},
+ * "purposes": {purpose: "granted"|"denied"|"withdrawn"}, "source", "notice_version", "tcf": "<TC
+ * string>", "gpc": bool, "timestamp": "ISO-8601"}; at least one purpose, a TC string or GPC.
+ * A TC string adds the purposes it maps to (explicit "purposes" entries win). gpc (the body's
+ * "gpc": true or the Sec-GPC: 1 header) records a denial of every sale/share purpose with
+ * proof.gpc, when the person's regime honours GPC. A person nobody holds yet is created through
+ * the ingest path. Every record and the audit entry are written in one synced batch.
+ * Role ingest or dpo (CDP_FORBIDDEN). Refusals write nothing: CDP_BAD_REQUEST "purposes.foo:
+ * unknown purpose", "tcf: <reason>", "timestamp: ...", "identity: ..."; CDP_INVALID_JSON;
+ * CDP_INVALID_IDENTIFIER; CDP_SUPPRESSED. *json: {"profile_id", "recorded": {purpose: state},
+ * "gpc": "honoured"|"not_applicable"|"absent"}; caller owns it (free with cdp_free). */
+cdp_status cdp_consent_set(cdp_t *db, const cdp_actor *actor, const char *body, size_t len,
+                           int gpc, char **json);
+
+/* The consent view of a profile (GET /v1/profiles/REF/consent): {"profile_id", "region",
+ * "regime", "purposes": {purpose: {"state", "time", "source", "notice_version", "proof": {"tcf",
+ * "gpc", "request_id"}}}, "gpc": {"signal", "honoured", "regime"}}, the current state per purpose
+ * across the profile and the profiles merged into it. Role personalization or dpo, purpose
+ * required, audited as "profile.consent". Caller owns *json (free with cdp_free). */
+cdp_status cdp_profile_consent(cdp_t *db, const cdp_actor *actor, const char *purpose,
+                               const char *ref, char **json);
 
 #ifdef __cplusplus
 }

@@ -377,7 +377,10 @@ test('one shopper seen by analytics-node on the web and rudder-sdk-node in store
     const ref = `user_id:user-${id}`;
     const profile = await read(ref);
     assert.equal(profile.traits.first_name, 'Kari');
-    assert.equal(profile.traits.favourite_store, 'Oslo S');
+    // favourite_store is in no category of policies/categories.json: "unclassified", which
+    // personalization may not use until someone classifies it. Withheld, and counted.
+    assert.equal(profile.traits.favourite_store, undefined);
+    assert.ok(profile.withheld >= 1, `withheld ${profile.withheld}`);
     assert.deepEqual(Object.keys(profile.channels).sort(), ['ios', 'pos', 'web']);
     assertHasAll(await identities(ref), [`user_id:user-${id}`, `anonymous_id:anon-web-${id}`,
         `anonymous_id:till-${id}`, `pos_customer_id:pos-${id}`, `email:${email.toLowerCase()}`],

@@ -15,10 +15,9 @@
 #include "policy/privacy.h"
 #include "support/testutil.h"
 
-static const char *const bundle_files[] = {"regions.json",  "categories.json", "purposes.json",
-                                           "regimes.json",  "transfers.json",  "retention.json",
-                                           "tcf.json",      "roles.json",      "identity.json",
-                                           "audit.json"};
+static const char *const bundle_files[] = {
+    "regions.json",   "categories.json", "purposes.json", "regimes.json",  "transfers.json",
+    "retention.json", "tcf.json",        "roles.json",    "identity.json", "audit.json"};
 #define BUNDLE_FILE_COUNT (sizeof bundle_files / sizeof *bundle_files)
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -114,8 +113,7 @@ static void expect_refused(char *dir, const char *expected) {
 }
 
 /* One corruption of one file of the shipped bundle, refused with exactly `expected`. */
-static void refuse_edit(const char *file, const char *from, const char *to,
-                        const char *expected) {
+static void refuse_edit(const char *file, const char *from, const char *to, const char *expected) {
     char *dir = copy_bundle();
     corrupt(dir, file, from, to);
     expect_refused(dir, expected);
@@ -126,8 +124,8 @@ static void refuse_edit(const char *file, const char *from, const char *to,
 Test(privacy_load, shipped_bundle_loads_with_every_file) {
     cdp_policy *policy = load_shipped();
     cr_expect_geq(cdp_policy_purpose_count(policy), 7);
-    const char *purposes[] = {"personalization", "marketing",        "analytics",
-                              "advertising",     "support",          "fraud_prevention",
+    const char *purposes[] = {"personalization", "marketing", "analytics",
+                              "advertising",     "support",   "fraud_prevention",
                               "legal_obligation"};
     for (size_t i = 0; i < 7; i++)
         cr_expect_not_null(cdp_policy_purpose(policy, purposes[i]), "%s", purposes[i]);
@@ -140,16 +138,23 @@ Test(privacy_load, shipped_bundle_loads_with_every_file) {
     cr_expect_str_eq(cdp_policy_purpose(policy, "support")->bases[0], "contract");
     cr_expect_str_eq(cdp_policy_purpose(policy, "fraud_prevention")->bases[0],
                      "legitimate_interest");
-    const char *sensitive[] = {"health",          "ethnicity",         "religion",
-                               "biometrics",      "precise_geolocation", "sexual_orientation",
-                               "political_opinions", "genetic",        "union_membership",
-                               "criminal_records", "children"};
+    const char *sensitive[] = {"health",
+                               "ethnicity",
+                               "religion",
+                               "biometrics",
+                               "precise_geolocation",
+                               "sexual_orientation",
+                               "political_opinions",
+                               "genetic",
+                               "union_membership",
+                               "criminal_records",
+                               "children"};
     for (size_t i = 0; i < 11; i++) {
         const cdp_category_policy *category = cdp_policy_category(policy, sensitive[i]);
         cr_assert_not_null(category, "%s", sensitive[i]);
         cr_expect_eq(category->sensitive, 1, "%s", sensitive[i]);
     }
-    const char *plain[] = {"contact", "identifiers", "demographic", "financial",
+    const char *plain[] = {"contact",  "identifiers", "demographic", "financial",
                            "location", "behavioural", "preferences", "unclassified"};
     for (size_t i = 0; i < 8; i++) {
         const cdp_category_policy *category = cdp_policy_category(policy, plain[i]);
@@ -172,8 +177,8 @@ Test(privacy_load, every_regime_regions_json_names_is_in_regimes_json) {
                                "%s", region->subdivisions[s].regime);
         for (size_t c = 0; c < region->country_count; c++)
             cr_expect_not_null(cdp_policy_regime_by_id(
-                policy, cdp_policy_regime_for_country(policy, region->id, region->countries[c],
-                                                      NULL)));
+                policy,
+                cdp_policy_regime_for_country(policy, region->id, region->countries[c], NULL)));
     }
     cr_expect_eq(checked, 5 + 19, "five regions and nineteen US states");
     const cdp_regime_policy *gdpr = cdp_policy_regime_by_id(policy, "gdpr");
@@ -183,8 +188,8 @@ Test(privacy_load, every_regime_regions_json_names_is_in_regimes_json) {
     cr_expect_eq(ccpa->model, CDP_MODEL_OPT_OUT);
     cr_expect_eq(ccpa->honours_gpc, 1);
     cr_expect_eq(ccpa->sensitive_needs_consent, 0);
-    const char *gpc[] = {"ccpa", "cpa", "ctdpa", "tdpsa", "ocpa", "mtcdpa", "dpdpa",
-                         "nhpa", "njdpa", "ndpa", "mncdpa", "modpa"};
+    const char *gpc[] = {"ccpa",  "cpa",  "ctdpa", "tdpsa", "ocpa",   "mtcdpa",
+                         "dpdpa", "nhpa", "njdpa", "ndpa",  "mncdpa", "modpa"};
     for (size_t i = 0; i < sizeof gpc / sizeof *gpc; i++)
         cr_expect_eq(cdp_policy_regime_by_id(policy, gpc[i])->honours_gpc, 1, "%s", gpc[i]);
     const char *opt_in[] = {"gdpr", "uk_gdpr", "fadp", "lgpd", "dpdp", "pipl"};
@@ -415,9 +420,9 @@ Test(privacy_lookup, retention_tcf_roles_and_transfers) {
     struct {
         unsigned number;
         const char *purpose;
-    } tcf[] = {{2, "advertising"},     {3, "advertising"},     {4, "advertising"},
-               {7, "advertising"},     {5, "personalization"}, {6, "personalization"},
-               {11, "personalization"}, {8, "analytics"},      {9, "analytics"},
+    } tcf[] = {{2, "advertising"},      {3, "advertising"},     {4, "advertising"},
+               {7, "advertising"},      {5, "personalization"}, {6, "personalization"},
+               {11, "personalization"}, {8, "analytics"},       {9, "analytics"},
                {10, "analytics"}};
     for (size_t i = 0; i < sizeof tcf / sizeof *tcf; i++) {
         size_t count = 99;
@@ -504,12 +509,12 @@ static cdp_access_answer ask(const cdp_policy *policy, const char *role, const c
                              const char *regime, const char *category, cdp_consent_state consent,
                              const char *home, const char *actor) {
     cdp_access_question question = {.role = role,
-                                     .purpose = purpose,
-                                     .regime = regime,
-                                     .category = category,
-                                     .consent = consent,
-                                     .home_region = home,
-                                     .actor_region = actor};
+                                    .purpose = purpose,
+                                    .regime = regime,
+                                    .category = category,
+                                    .consent = consent,
+                                    .home_region = home,
+                                    .actor_region = actor};
     return cdp_policy_decide(policy, &question);
 }
 
@@ -526,8 +531,8 @@ static void expect_answer(cdp_access_answer answer, cdp_decision_kind kind, int 
 
 Test(privacy_decide, gdpr_marketing_without_consent_is_no_consent) {
     cdp_policy *policy = load_shipped();
-    expect_answer(ask(policy, "personalization", "marketing", "gdpr", NULL,
-                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+    expect_answer(ask(policy, "personalization", "marketing", "gdpr", NULL, CDP_CONSENT_STATE_NONE,
+                      "eu", "eu"),
                   CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent", "gdpr marketing NONE");
     cdp_access_answer granted = ask(policy, "personalization", "marketing", "gdpr", NULL,
                                     CDP_CONSENT_STATE_GRANTED, "eu", "eu");
@@ -553,8 +558,8 @@ Test(privacy_decide, ccpa_advertising_is_opt_out) {
                       CDP_CONSENT_STATE_NONE, "us", "us"),
                   CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent",
                   "an unknown regime is the strictest");
-    expect_answer(ask(policy, "personalization", "advertising", NULL, NULL,
-                      CDP_CONSENT_STATE_NONE, "us", "us"),
+    expect_answer(ask(policy, "personalization", "advertising", NULL, NULL, CDP_CONSENT_STATE_NONE,
+                      "us", "us"),
                   CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent",
                   "a missing regime is the strictest");
     cdp_policy_free(policy);
@@ -575,8 +580,8 @@ Test(privacy_decide, sensitive_data_needs_consent_where_the_law_says_so) {
                       CDP_CONSENT_STATE_NONE, "eu", "eu"),
                   CDP_DECISION_WITHHOLD, CDP_OK, "sensitive_needs_consent",
                   "gdpr fraud_prevention precise_geolocation NONE");
-    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", "location",
-                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", "location", CDP_CONSENT_STATE_NONE,
+                      "eu", "eu"),
                   CDP_DECISION_ALLOW, CDP_OK, "allowed", "gdpr fraud_prevention location");
     /* Virginia: opt-out for personalization, but health needs a grant. */
     expect_answer(ask(policy, "personalization", "personalization", "vcdpa", "health",
@@ -586,10 +591,14 @@ Test(privacy_decide, sensitive_data_needs_consent_where_the_law_says_so) {
     expect_answer(ask(policy, "personalization", "personalization", "ccpa", "health",
                       CDP_CONSENT_STATE_NONE, "us", "us"),
                   CDP_DECISION_ALLOW, CDP_OK, "allowed", "ccpa health NONE");
-    cdp_access_question limited = {.role = "personalization", .purpose = "personalization",
-                                   .regime = "ccpa", .category = "health",
-                                   .consent = CDP_CONSENT_STATE_NONE, .sensitive_limited = 1,
-                                   .home_region = "us", .actor_region = "us"};
+    cdp_access_question limited = {.role = "personalization",
+                                   .purpose = "personalization",
+                                   .regime = "ccpa",
+                                   .category = "health",
+                                   .consent = CDP_CONSENT_STATE_NONE,
+                                   .sensitive_limited = 1,
+                                   .home_region = "us",
+                                   .actor_region = "us"};
     expect_answer(cdp_policy_decide(policy, &limited), CDP_DECISION_WITHHOLD, CDP_OK,
                   "sensitive_limited", "ccpa health limited");
     /* A legal obligation sees sensitive data whatever the consent. */
@@ -604,20 +613,23 @@ Test(privacy_decide, restricted_person_is_readable_only_for_legal_obligation_or_
     cdp_policy *policy = load_shipped();
     for (size_t i = 0; i < cdp_policy_purpose_count(policy); i++) {
         const char *purpose = cdp_policy_purpose_at(policy, i)->id;
-        cdp_access_question question = {.role = "personalization", .purpose = purpose,
-                                        .regime = "ccpa", .consent = CDP_CONSENT_STATE_GRANTED,
-                                        .restricted = 1, .home_region = "us",
+        cdp_access_question question = {.role = "personalization",
+                                        .purpose = purpose,
+                                        .regime = "ccpa",
+                                        .consent = CDP_CONSENT_STATE_GRANTED,
+                                        .restricted = 1,
+                                        .home_region = "us",
                                         .actor_region = "us"};
         cdp_access_answer answer = cdp_policy_decide(policy, &question);
         if (cdp_policy_role_may_use(policy, "personalization", purpose))
             expect_answer(answer, CDP_DECISION_DENY, CDP_RESTRICTED, "restricted", purpose);
         question.role = "dpo";
-        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK,
-                      "allowed", purpose);
+        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK, "allowed",
+                      purpose);
         question.write = 1;
         question.role = "ingest";
-        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK,
-                      "allowed", "a restriction does not stop storing");
+        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK, "allowed",
+                      "a restriction does not stop storing");
     }
     cdp_policy_free(policy);
 }
@@ -639,9 +651,9 @@ Test(privacy_decide, residency_refuses_reads_without_a_transfer_rule) {
                               CDP_CONSENT_STATE_GRANTED, "cn", actor),
                           CDP_DECISION_DENY, CDP_RESIDENCY_DENIED, "localised", actor);
     }
-    expect_answer(ask(policy, "dpo", "marketing", "pipl", NULL, CDP_CONSENT_STATE_GRANTED, "cn",
-                      "cn"),
-                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "cn person read in cn");
+    expect_answer(
+        ask(policy, "dpo", "marketing", "pipl", NULL, CDP_CONSENT_STATE_GRANTED, "cn", "cn"),
+        CDP_DECISION_ALLOW, CDP_OK, "allowed", "cn person read in cn");
     cdp_policy_free(policy);
 }
 
@@ -660,8 +672,8 @@ Test(privacy_decide, support_reads_unmapped_traits_and_marketing_does_not) {
                       CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
                   CDP_DECISION_WITHHOLD, CDP_OK, "category_not_in_purpose",
                   "an unknown category counts as the unmapped one");
-    expect_answer(ask(policy, "dpo", "support", "gdpr", "no_such_category",
-                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+    expect_answer(ask(policy, "dpo", "support", "gdpr", "no_such_category", CDP_CONSENT_STATE_NONE,
+                      "eu", "eu"),
                   CDP_DECISION_ALLOW, CDP_OK, "allowed", "support, unknown category");
     cdp_policy_free(policy);
 }
@@ -672,18 +684,18 @@ Test(privacy_decide, purpose_and_role_come_first) {
                   CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, "purpose_required", "NULL purpose");
     expect_answer(ask(policy, "dpo", "", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
                   CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, "purpose_required", "empty purpose");
-    expect_answer(ask(policy, "dpo", "sensitive_data", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED,
+    expect_answer(
+        ask(policy, "dpo", "sensitive_data", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+        CDP_DECISION_DENY, CDP_FORBIDDEN, "unknown_purpose", "sensitive_data");
+    expect_answer(ask(policy, "personalization", "support", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED,
                       "eu", "eu"),
-                  CDP_DECISION_DENY, CDP_FORBIDDEN, "unknown_purpose", "sensitive_data");
-    expect_answer(ask(policy, "personalization", "support", "gdpr", NULL,
-                      CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
                   CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "personalization key, support");
-    expect_answer(ask(policy, "ingest", "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED,
-                      "eu", "eu"),
-                  CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "ingest key reads");
-    expect_answer(ask(policy, NULL, "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu",
-                      "eu"),
-                  CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "no role");
+    expect_answer(
+        ask(policy, "ingest", "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+        CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "ingest key reads");
+    expect_answer(
+        ask(policy, NULL, "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+        CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "no role");
     expect_answer(cdp_policy_decide(policy, NULL), CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED,
                   "purpose_required", "no question");
     cdp_policy_free(policy);
@@ -691,18 +703,17 @@ Test(privacy_decide, purpose_and_role_come_first) {
 
 Test(privacy_decide, objection_stops_legitimate_interest_but_not_contract) {
     cdp_policy *policy = load_shipped();
-    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_DENIED,
+    expect_answer(
+        ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_DENIED, "eu", "eu"),
+        CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_denied", "objection");
+    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_WITHDRAWN,
                       "eu", "eu"),
-                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_denied", "objection");
-    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", NULL,
-                      CDP_CONSENT_STATE_WITHDRAWN, "eu", "eu"),
                   CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_withdrawn", "objection");
     cdp_access_answer fraud =
         ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_NONE, "eu", "eu");
     expect_answer(fraud, CDP_DECISION_ALLOW, CDP_OK, "allowed", "legitimate interest");
     cr_expect_str_eq(fraud.basis, "legitimate_interest");
-    expect_answer(ask(policy, "dpo", "support", "gdpr", NULL, CDP_CONSENT_STATE_DENIED, "eu",
-                      "eu"),
+    expect_answer(ask(policy, "dpo", "support", "gdpr", NULL, CDP_CONSENT_STATE_DENIED, "eu", "eu"),
                   CDP_DECISION_ALLOW, CDP_OK, "allowed", "contract survives a denial");
     cdp_policy_free(policy);
 }
@@ -789,7 +800,8 @@ static int json_list_has(json_t *array, const char *text) {
     size_t i;
     json_t *value;
     json_array_foreach(array, i, value) {
-        if (strcmp(json_string_value(value), "*") == 0 || strcmp(json_string_value(value), text) == 0)
+        if (strcmp(json_string_value(value), "*") == 0 ||
+            strcmp(json_string_value(value), text) == 0)
             return 1;
     }
     return 0;
@@ -1081,10 +1093,9 @@ Test(privacy_decide, every_cell_of_the_decision_table_matches_the_oracle) {
                                         verdict want = oracle_judge(&o, &c, &winner);
                                         wins[winner]++;
                                         cells++;
-                                        const char *want_basis =
-                                            want.kind == CDP_DECISION_ALLOW
-                                                ? o.purpose_basis[c.purpose]
-                                                : NULL;
+                                        const char *want_basis = want.kind == CDP_DECISION_ALLOW
+                                                                     ? o.purpose_basis[c.purpose]
+                                                                     : NULL;
                                         int same_basis =
                                             want_basis == NULL
                                                 ? got.basis == NULL
@@ -1105,16 +1116,14 @@ Test(privacy_decide, every_cell_of_the_decision_table_matches_the_oracle) {
                                                 o.regimes[c.regime] ? o.regimes[c.regime]
                                                                     : "(null)",
                                                 cdp_consent_state_name(c.consent),
-                                                o.categories[c.category]
-                                                    ? o.categories[c.category]
-                                                    : "(null)",
+                                                o.categories[c.category] ? o.categories[c.category]
+                                                                         : "(null)",
                                                 c.restricted,
                                                 o.homes[c.pair] ? o.homes[c.pair] : "(null)",
                                                 o.actors[c.pair], c.sensitive_limited, c.write,
                                                 got.kind, got.status, got.reason,
-                                                got.basis ? got.basis : "-", want.kind,
-                                                want.status, want.reason,
-                                                want_basis ? want_basis : "-");
+                                                got.basis ? got.basis : "-", want.kind, want.status,
+                                                want.reason, want_basis ? want_basis : "-");
                                     }
     double seconds = (double)(clock() - start) / CLOCKS_PER_SEC;
     fprintf(stderr, "decision table: %zu cells in %.2f s, %zu mismatches\n", cells, seconds,

@@ -1,8 +1,7 @@
 /* The policy bundle (policies/): regions here; purposes, categories, regimes, roles, transfers,
- * retention and TCF in policy/privacy.h; identity
- * rules, retention and transfers join it as their issues land. Loading validates everything
- * and reports every error as "file: path: reason" (one per line in the message); a bundle with
- * any error is refused whole. A loaded bundle is immutable and safe to share across threads. */
+ * retention and TCF in policy/privacy.h (identity rules: identity/rules.h). Loading validates
+ * everything and reports every error as "file: path: reason" (one per line in the message); a
+ * bundle with any error is refused whole. A loaded bundle is immutable and safe to share across threads. */
 #ifndef CDP_POLICY_POLICY_H
 #define CDP_POLICY_POLICY_H
 

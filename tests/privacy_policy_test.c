@@ -15,10 +15,9 @@
 #include "policy/privacy.h"
 #include "support/testutil.h"
 
-static const char *const bundle_files[] = {"regions.json",  "categories.json", "purposes.json",
-                                           "regimes.json",  "transfers.json",  "retention.json",
-                                           "tcf.json",      "roles.json",      "identity.json",
-                                           "audit.json"};
+static const char *const bundle_files[] = {
+    "regions.json",   "categories.json", "purposes.json", "regimes.json",  "transfers.json",
+    "retention.json", "tcf.json",        "roles.json",    "identity.json", "audit.json"};
 #define BUNDLE_FILE_COUNT (sizeof bundle_files / sizeof *bundle_files)
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -114,8 +113,7 @@ static void expect_refused(char *dir, const char *expected) {
 }
 
 /* One corruption of one file of the shipped bundle, refused with exactly `expected`. */
-static void refuse_edit(const char *file, const char *from, const char *to,
-                        const char *expected) {
+static void refuse_edit(const char *file, const char *from, const char *to, const char *expected) {
     char *dir = copy_bundle();
     corrupt(dir, file, from, to);
     expect_refused(dir, expected);
@@ -126,8 +124,8 @@ static void refuse_edit(const char *file, const char *from, const char *to,
 Test(privacy_load, shipped_bundle_loads_with_every_file) {
     cdp_policy *policy = load_shipped();
     cr_expect_geq(cdp_policy_purpose_count(policy), 7);
-    const char *purposes[] = {"personalization", "marketing",        "analytics",
-                              "advertising",     "support",          "fraud_prevention",
+    const char *purposes[] = {"personalization", "marketing", "analytics",
+                              "advertising",     "support",   "fraud_prevention",
                               "legal_obligation"};
     for (size_t i = 0; i < 7; i++)
         cr_expect_not_null(cdp_policy_purpose(policy, purposes[i]), "%s", purposes[i]);
@@ -140,16 +138,23 @@ Test(privacy_load, shipped_bundle_loads_with_every_file) {
     cr_expect_str_eq(cdp_policy_purpose(policy, "support")->bases[0], "contract");
     cr_expect_str_eq(cdp_policy_purpose(policy, "fraud_prevention")->bases[0],
                      "legitimate_interest");
-    const char *sensitive[] = {"health",          "ethnicity",         "religion",
-                               "biometrics",      "precise_geolocation", "sexual_orientation",
-                               "political_opinions", "genetic",        "union_membership",
-                               "criminal_records", "children"};
+    const char *sensitive[] = {"health",
+                               "ethnicity",
+                               "religion",
+                               "biometrics",
+                               "precise_geolocation",
+                               "sexual_orientation",
+                               "political_opinions",
+                               "genetic",
+                               "union_membership",
+                               "criminal_records",
+                               "children"};
     for (size_t i = 0; i < 11; i++) {
         const cdp_category_policy *category = cdp_policy_category(policy, sensitive[i]);
         cr_assert_not_null(category, "%s", sensitive[i]);
         cr_expect_eq(category->sensitive, 1, "%s", sensitive[i]);
     }
-    const char *plain[] = {"contact", "identifiers", "demographic", "financial",
+    const char *plain[] = {"contact",  "identifiers", "demographic", "financial",
                            "location", "behavioural", "preferences", "unclassified"};
     for (size_t i = 0; i < 8; i++) {
         const cdp_category_policy *category = cdp_policy_category(policy, plain[i]);
@@ -172,8 +177,8 @@ Test(privacy_load, every_regime_regions_json_names_is_in_regimes_json) {
                                "%s", region->subdivisions[s].regime);
         for (size_t c = 0; c < region->country_count; c++)
             cr_expect_not_null(cdp_policy_regime_by_id(
-                policy, cdp_policy_regime_for_country(policy, region->id, region->countries[c],
-                                                      NULL)));
+                policy,
+                cdp_policy_regime_for_country(policy, region->id, region->countries[c], NULL)));
     }
     cr_expect_eq(checked, 5 + 19, "five regions and nineteen US states");
     const cdp_regime_policy *gdpr = cdp_policy_regime_by_id(policy, "gdpr");
@@ -183,8 +188,8 @@ Test(privacy_load, every_regime_regions_json_names_is_in_regimes_json) {
     cr_expect_eq(ccpa->model, CDP_MODEL_OPT_OUT);
     cr_expect_eq(ccpa->honours_gpc, 1);
     cr_expect_eq(ccpa->sensitive_needs_consent, 0);
-    const char *gpc[] = {"ccpa", "cpa", "ctdpa", "tdpsa", "ocpa", "mtcdpa", "dpdpa",
-                         "nhpa", "njdpa", "ndpa", "mncdpa", "modpa"};
+    const char *gpc[] = {"ccpa",  "cpa",  "ctdpa", "tdpsa", "ocpa",   "mtcdpa",
+                         "dpdpa", "nhpa", "njdpa", "ndpa",  "mncdpa", "modpa"};
     for (size_t i = 0; i < sizeof gpc / sizeof *gpc; i++)
         cr_expect_eq(cdp_policy_regime_by_id(policy, gpc[i])->honours_gpc, 1, "%s", gpc[i]);
     const char *opt_in[] = {"gdpr", "uk_gdpr", "fadp", "lgpd", "dpdp", "pipl"};
@@ -415,9 +420,9 @@ Test(privacy_lookup, retention_tcf_roles_and_transfers) {
     struct {
         unsigned number;
         const char *purpose;
-    } tcf[] = {{2, "advertising"},     {3, "advertising"},     {4, "advertising"},
-               {7, "advertising"},     {5, "personalization"}, {6, "personalization"},
-               {11, "personalization"}, {8, "analytics"},      {9, "analytics"},
+    } tcf[] = {{2, "advertising"},      {3, "advertising"},     {4, "advertising"},
+               {7, "advertising"},      {5, "personalization"}, {6, "personalization"},
+               {11, "personalization"}, {8, "analytics"},       {9, "analytics"},
                {10, "analytics"}};
     for (size_t i = 0; i < sizeof tcf / sizeof *tcf; i++) {
         size_t count = 99;
@@ -504,12 +509,12 @@ static cdp_access_answer ask(const cdp_policy *policy, const char *role, const c
                              const char *regime, const char *category, cdp_consent_state consent,
                              const char *home, const char *actor) {
     cdp_access_question question = {.role = role,
-                                     .purpose = purpose,
-                                     .regime = regime,
-                                     .category = category,
-                                     .consent = consent,
-                                     .home_region = home,
-                                     .actor_region = actor};
+                                    .purpose = purpose,
+                                    .regime = regime,
+                                    .category = category,
+                                    .consent = consent,
+                                    .home_region = home,
+                                    .actor_region = actor};
     return cdp_policy_decide(policy, &question);
 }
 
@@ -526,8 +531,8 @@ static void expect_answer(cdp_access_answer answer, cdp_decision_kind kind, int 
 
 Test(privacy_decide, gdpr_marketing_without_consent_is_no_consent) {
     cdp_policy *policy = load_shipped();
-    expect_answer(ask(policy, "personalization", "marketing", "gdpr", NULL,
-                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+    expect_answer(ask(policy, "personalization", "marketing", "gdpr", NULL, CDP_CONSENT_STATE_NONE,
+                      "eu", "eu"),
                   CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent", "gdpr marketing NONE");
     cdp_access_answer granted = ask(policy, "personalization", "marketing", "gdpr", NULL,
                                     CDP_CONSENT_STATE_GRANTED, "eu", "eu");
@@ -553,8 +558,8 @@ Test(privacy_decide, ccpa_advertising_is_opt_out) {
                       CDP_CONSENT_STATE_NONE, "us", "us"),
                   CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent",
                   "an unknown regime is the strictest");
-    expect_answer(ask(policy, "personalization", "advertising", NULL, NULL,
-                      CDP_CONSENT_STATE_NONE, "us", "us"),
+    expect_answer(ask(policy, "personalization", "advertising", NULL, NULL, CDP_CONSENT_STATE_NONE,
+                      "us", "us"),
                   CDP_DECISION_DENY, CDP_CONSENT_DENIED, "no_consent",
                   "a missing regime is the strictest");
     cdp_policy_free(policy);
@@ -575,8 +580,8 @@ Test(privacy_decide, sensitive_data_needs_consent_where_the_law_says_so) {
                       CDP_CONSENT_STATE_NONE, "eu", "eu"),
                   CDP_DECISION_WITHHOLD, CDP_OK, "sensitive_needs_consent",
                   "gdpr fraud_prevention precise_geolocation NONE");
-    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", "location",
-                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", "location", CDP_CONSENT_STATE_NONE,
+                      "eu", "eu"),
                   CDP_DECISION_ALLOW, CDP_OK, "allowed", "gdpr fraud_prevention location");
     /* Virginia: opt-out for personalization, but health needs a grant. */
     expect_answer(ask(policy, "personalization", "personalization", "vcdpa", "health",
@@ -586,10 +591,14 @@ Test(privacy_decide, sensitive_data_needs_consent_where_the_law_says_so) {
     expect_answer(ask(policy, "personalization", "personalization", "ccpa", "health",
                       CDP_CONSENT_STATE_NONE, "us", "us"),
                   CDP_DECISION_ALLOW, CDP_OK, "allowed", "ccpa health NONE");
-    cdp_access_question limited = {.role = "personalization", .purpose = "personalization",
-                                   .regime = "ccpa", .category = "health",
-                                   .consent = CDP_CONSENT_STATE_NONE, .sensitive_limited = 1,
-                                   .home_region = "us", .actor_region = "us"};
+    cdp_access_question limited = {.role = "personalization",
+                                   .purpose = "personalization",
+                                   .regime = "ccpa",
+                                   .category = "health",
+                                   .consent = CDP_CONSENT_STATE_NONE,
+                                   .sensitive_limited = 1,
+                                   .home_region = "us",
+                                   .actor_region = "us"};
     expect_answer(cdp_policy_decide(policy, &limited), CDP_DECISION_WITHHOLD, CDP_OK,
                   "sensitive_limited", "ccpa health limited");
     /* A legal obligation sees sensitive data whatever the consent. */
@@ -604,20 +613,23 @@ Test(privacy_decide, restricted_person_is_readable_only_for_legal_obligation_or_
     cdp_policy *policy = load_shipped();
     for (size_t i = 0; i < cdp_policy_purpose_count(policy); i++) {
         const char *purpose = cdp_policy_purpose_at(policy, i)->id;
-        cdp_access_question question = {.role = "personalization", .purpose = purpose,
-                                        .regime = "ccpa", .consent = CDP_CONSENT_STATE_GRANTED,
-                                        .restricted = 1, .home_region = "us",
+        cdp_access_question question = {.role = "personalization",
+                                        .purpose = purpose,
+                                        .regime = "ccpa",
+                                        .consent = CDP_CONSENT_STATE_GRANTED,
+                                        .restricted = 1,
+                                        .home_region = "us",
                                         .actor_region = "us"};
         cdp_access_answer answer = cdp_policy_decide(policy, &question);
         if (cdp_policy_role_may_use(policy, "personalization", purpose))
             expect_answer(answer, CDP_DECISION_DENY, CDP_RESTRICTED, "restricted", purpose);
         question.role = "dpo";
-        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK,
-                      "allowed", purpose);
+        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK, "allowed",
+                      purpose);
         question.write = 1;
         question.role = "ingest";
-        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK,
-                      "allowed", "a restriction does not stop storing");
+        expect_answer(cdp_policy_decide(policy, &question), CDP_DECISION_ALLOW, CDP_OK, "allowed",
+                      "a restriction does not stop storing");
     }
     cdp_policy_free(policy);
 }
@@ -639,9 +651,9 @@ Test(privacy_decide, residency_refuses_reads_without_a_transfer_rule) {
                               CDP_CONSENT_STATE_GRANTED, "cn", actor),
                           CDP_DECISION_DENY, CDP_RESIDENCY_DENIED, "localised", actor);
     }
-    expect_answer(ask(policy, "dpo", "marketing", "pipl", NULL, CDP_CONSENT_STATE_GRANTED, "cn",
-                      "cn"),
-                  CDP_DECISION_ALLOW, CDP_OK, "allowed", "cn person read in cn");
+    expect_answer(
+        ask(policy, "dpo", "marketing", "pipl", NULL, CDP_CONSENT_STATE_GRANTED, "cn", "cn"),
+        CDP_DECISION_ALLOW, CDP_OK, "allowed", "cn person read in cn");
     cdp_policy_free(policy);
 }
 
@@ -660,8 +672,8 @@ Test(privacy_decide, support_reads_unmapped_traits_and_marketing_does_not) {
                       CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
                   CDP_DECISION_WITHHOLD, CDP_OK, "category_not_in_purpose",
                   "an unknown category counts as the unmapped one");
-    expect_answer(ask(policy, "dpo", "support", "gdpr", "no_such_category",
-                      CDP_CONSENT_STATE_NONE, "eu", "eu"),
+    expect_answer(ask(policy, "dpo", "support", "gdpr", "no_such_category", CDP_CONSENT_STATE_NONE,
+                      "eu", "eu"),
                   CDP_DECISION_ALLOW, CDP_OK, "allowed", "support, unknown category");
     cdp_policy_free(policy);
 }
@@ -672,18 +684,18 @@ Test(privacy_decide, purpose_and_role_come_first) {
                   CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, "purpose_required", "NULL purpose");
     expect_answer(ask(policy, "dpo", "", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
                   CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, "purpose_required", "empty purpose");
-    expect_answer(ask(policy, "dpo", "sensitive_data", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED,
+    expect_answer(
+        ask(policy, "dpo", "sensitive_data", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+        CDP_DECISION_DENY, CDP_FORBIDDEN, "unknown_purpose", "sensitive_data");
+    expect_answer(ask(policy, "personalization", "support", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED,
                       "eu", "eu"),
-                  CDP_DECISION_DENY, CDP_FORBIDDEN, "unknown_purpose", "sensitive_data");
-    expect_answer(ask(policy, "personalization", "support", "gdpr", NULL,
-                      CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
                   CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "personalization key, support");
-    expect_answer(ask(policy, "ingest", "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED,
-                      "eu", "eu"),
-                  CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "ingest key reads");
-    expect_answer(ask(policy, NULL, "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu",
-                      "eu"),
-                  CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "no role");
+    expect_answer(
+        ask(policy, "ingest", "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+        CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "ingest key reads");
+    expect_answer(
+        ask(policy, NULL, "marketing", "gdpr", NULL, CDP_CONSENT_STATE_GRANTED, "eu", "eu"),
+        CDP_DECISION_DENY, CDP_FORBIDDEN, "role_purpose", "no role");
     expect_answer(cdp_policy_decide(policy, NULL), CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED,
                   "purpose_required", "no question");
     cdp_policy_free(policy);
@@ -691,18 +703,17 @@ Test(privacy_decide, purpose_and_role_come_first) {
 
 Test(privacy_decide, objection_stops_legitimate_interest_but_not_contract) {
     cdp_policy *policy = load_shipped();
-    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_DENIED,
+    expect_answer(
+        ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_DENIED, "eu", "eu"),
+        CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_denied", "objection");
+    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_WITHDRAWN,
                       "eu", "eu"),
-                  CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_denied", "objection");
-    expect_answer(ask(policy, "dpo", "fraud_prevention", "gdpr", NULL,
-                      CDP_CONSENT_STATE_WITHDRAWN, "eu", "eu"),
                   CDP_DECISION_DENY, CDP_CONSENT_DENIED, "consent_withdrawn", "objection");
     cdp_access_answer fraud =
         ask(policy, "dpo", "fraud_prevention", "gdpr", NULL, CDP_CONSENT_STATE_NONE, "eu", "eu");
     expect_answer(fraud, CDP_DECISION_ALLOW, CDP_OK, "allowed", "legitimate interest");
     cr_expect_str_eq(fraud.basis, "legitimate_interest");
-    expect_answer(ask(policy, "dpo", "support", "gdpr", NULL, CDP_CONSENT_STATE_DENIED, "eu",
-                      "eu"),
+    expect_answer(ask(policy, "dpo", "support", "gdpr", NULL, CDP_CONSENT_STATE_DENIED, "eu", "eu"),
                   CDP_DECISION_ALLOW, CDP_OK, "allowed", "contract survives a denial");
     cdp_policy_free(policy);
 }
@@ -733,5 +744,396 @@ Test(privacy_decide, may_store_needs_one_purpose_other_than_legal_obligation) {
     cr_expect_eq(cdp_policy_may_store(policy, "ccpa", "health", states, 0, &reason), 1);
     cr_expect_eq(cdp_policy_may_store(policy, "ccpa", "health", states, 1, &reason), 0);
     cr_expect_str_eq(reason, "sensitive_limited");
+    cdp_policy_free(policy);
+}
+
+/* ---- the decision table against an independent oracle ------------------------------------- */
+
+/* The oracle knows the policy only from the shipped JSON, read here with jansson, and states
+ * the rules as principles with a priority. Every principle is evaluated for every cell (in
+ * reverse priority order, none assuming another did not fire); the lowest priority that fires
+ * wins. A principle that fires for a malformed question (a role check with no purpose) is
+ * fine: the priorities must still put the right one first, which is what is under test. */
+
+#define MAX_DIM 48
+
+typedef enum basis_class { BASIS_PROOF, BASIS_OBJECTABLE, BASIS_CONSENT_ONLY } basis_class;
+
+typedef struct oracle {
+    /* dimensions */
+    const char *roles[MAX_DIM];
+    size_t role_count;
+    const char *purposes[MAX_DIM]; /* known ids, then "", an unknown id, NULL */
+    size_t purpose_count;
+    size_t known_purposes;
+    const char *regimes[MAX_DIM]; /* known ids, then an unknown id, NULL */
+    size_t regime_count;
+    const char *categories[MAX_DIM]; /* known ids, then an unknown name, NULL (request) */
+    size_t category_count;
+    size_t known_categories;
+    const char *homes[8], *actors[8];
+    size_t pair_count;
+    /* facts */
+    basis_class purpose_class[MAX_DIM];
+    const char *purpose_basis[MAX_DIM];
+    int purpose_uses[MAX_DIM][MAX_DIM]; /* [purpose][category] */
+    int role_may[MAX_DIM][MAX_DIM];     /* [role][purpose] */
+    int regime_opt_in[MAX_DIM];
+    int regime_sensitive_consent[MAX_DIM];
+    int category_sensitive[MAX_DIM];
+    int transfer_ok[8][MAX_DIM]; /* [pair][purpose] */
+    int home_localised[8];
+    json_t *files[6];
+} oracle;
+
+static json_t *oracle_file(const char *name) {
+    char dir[4096], path[4400];
+    shipped_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    json_error_t error;
+    json_t *root = json_load_file(path, 0, &error);
+    cr_assert_not_null(root, "%s: %s", path, error.text);
+    return root;
+}
+
+static int json_list_has(json_t *array, const char *text) {
+    size_t i;
+    json_t *value;
+    json_array_foreach(array, i, value) {
+        if (strcmp(json_string_value(value), "*") == 0 ||
+            strcmp(json_string_value(value), text) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static size_t index_of(const char *const *list, size_t count, const char *text) {
+    for (size_t i = 0; i < count; i++)
+        if (list[i] != NULL && text != NULL && strcmp(list[i], text) == 0)
+            return i;
+    return count;
+}
+
+static void oracle_build(oracle *o) {
+    memset(o, 0, sizeof *o);
+    json_t *purposes = o->files[0] = oracle_file("purposes.json");
+    json_t *categories = o->files[1] = oracle_file("categories.json");
+    json_t *regimes = o->files[2] = oracle_file("regimes.json");
+    json_t *roles = o->files[3] = oracle_file("roles.json");
+    json_t *transfers = o->files[4] = oracle_file("transfers.json");
+    json_t *regions = o->files[5] = oracle_file("regions.json");
+    size_t i;
+    json_t *entry;
+    const char *key;
+
+    json_array_foreach(json_object_get(categories, "categories"), i, entry) {
+        o->categories[o->category_count] = json_string_value(json_object_get(entry, "id"));
+        o->category_sensitive[o->category_count++] =
+            json_is_true(json_object_get(entry, "sensitive"));
+    }
+    o->known_categories = o->category_count;
+    const char *unmapped = json_string_value(json_object_get(categories, "unmapped"));
+    size_t unmapped_index = index_of(o->categories, o->known_categories, unmapped);
+    cr_assert_lt(unmapped_index, o->known_categories);
+    o->category_sensitive[o->category_count] = o->category_sensitive[unmapped_index];
+    o->categories[o->category_count++] = "shoe_size_category"; /* unknown: the unmapped one */
+    o->categories[o->category_count++] = NULL;                 /* the request as a whole */
+
+    json_array_foreach(json_object_get(purposes, "purposes"), i, entry) {
+        size_t p = o->purpose_count++;
+        o->purposes[p] = json_string_value(json_object_get(entry, "id"));
+        json_t *bases = json_object_get(entry, "bases");
+        /* Classes by the words of GDPR Art. 6 and 21, scanning the list in its own order. */
+        o->purpose_class[p] = BASIS_CONSENT_ONLY;
+        o->purpose_basis[p] = "consent";
+        size_t b;
+        json_t *basis;
+        json_array_foreach(bases, b, basis) {
+            const char *text = json_string_value(basis);
+            int proof = !strcmp(text, "legal_obligation") || !strcmp(text, "contract") ||
+                        !strcmp(text, "vital_interest");
+            int objectable = !strcmp(text, "legitimate_interest") || !strcmp(text, "public_task");
+            if (proof && o->purpose_class[p] != BASIS_PROOF) {
+                o->purpose_class[p] = BASIS_PROOF;
+                o->purpose_basis[p] = text;
+            } else if (objectable && o->purpose_class[p] == BASIS_CONSENT_ONLY) {
+                o->purpose_class[p] = BASIS_OBJECTABLE;
+                o->purpose_basis[p] = text;
+            }
+        }
+        for (size_t c = 0; c < o->category_count; c++) {
+            const char *category = c < o->known_categories ? o->categories[c] : unmapped;
+            o->purpose_uses[p][c] = json_list_has(json_object_get(entry, "categories"), category);
+        }
+    }
+    o->known_purposes = o->purpose_count;
+    o->purposes[o->purpose_count++] = "";
+    o->purposes[o->purpose_count++] = "espionage";
+    o->purposes[o->purpose_count++] = NULL;
+
+    json_array_foreach(json_object_get(regimes, "regimes"), i, entry) {
+        o->regime_opt_in[o->regime_count] =
+            strcmp(json_string_value(json_object_get(entry, "model")), "opt_in") == 0;
+        o->regime_sensitive_consent[o->regime_count] =
+            json_is_true(json_object_get(entry, "sensitive_needs_consent"));
+        o->regimes[o->regime_count++] = json_string_value(json_object_get(entry, "id"));
+    }
+    for (int extra = 0; extra < 2; extra++) { /* unknown and missing: the strictest */
+        o->regime_opt_in[o->regime_count] = 1;
+        o->regime_sensitive_consent[o->regime_count] = 1;
+        o->regimes[o->regime_count++] = extra == 0 ? "gdpr_but_misspelt" : NULL;
+    }
+
+    json_object_foreach(json_object_get(roles, "roles"), key, entry) {
+        size_t r = o->role_count++;
+        o->roles[r] = key;
+        for (size_t p = 0; p < o->known_purposes; p++)
+            o->role_may[r][p] = json_list_has(json_object_get(entry, "purposes"), o->purposes[p]);
+    }
+    cr_assert_eq(o->role_count, 5);
+
+    /* Region pairs: same region, a partial rule (eu->us), a full rule (us->eu), no rule
+     * (eu->in), out of a localised region (cn->us), and an unknown home (no residency check). */
+    const char *pairs[][2] = {{"eu", "eu"}, {"eu", "us"}, {"us", "eu"},
+                              {"eu", "in"}, {"cn", "us"}, {NULL, "us"}};
+    o->pair_count = sizeof pairs / sizeof *pairs;
+    for (size_t pair = 0; pair < o->pair_count; pair++) {
+        o->homes[pair] = pairs[pair][0];
+        o->actors[pair] = pairs[pair][1];
+        json_array_foreach(json_object_get(regions, "regions"), i, entry) {
+            if (o->homes[pair] != NULL &&
+                strcmp(json_string_value(json_object_get(entry, "id")), o->homes[pair]) == 0)
+                o->home_localised[pair] = json_is_true(json_object_get(entry, "localised"));
+        }
+        for (size_t p = 0; p < o->known_purposes; p++) {
+            int ok = o->homes[pair] == NULL || strcmp(o->homes[pair], o->actors[pair]) == 0;
+            json_array_foreach(json_object_get(transfers, "rules"), i, entry) {
+                if (!o->home_localised[pair] && o->homes[pair] != NULL &&
+                    !strcmp(json_string_value(json_object_get(entry, "from")), o->homes[pair]) &&
+                    !strcmp(json_string_value(json_object_get(entry, "to")), o->actors[pair]) &&
+                    json_list_has(json_object_get(entry, "purposes"), o->purposes[p]))
+                    ok = 1;
+            }
+            o->transfer_ok[pair][p] = ok;
+        }
+    }
+    /* The pairs must cover what they claim to, or the table proves less than it says. */
+    size_t eu_us = 0, us_eu = 0;
+    for (size_t p = 0; p < o->known_purposes; p++) {
+        eu_us += (size_t)o->transfer_ok[1][p];
+        us_eu += (size_t)o->transfer_ok[2][p];
+        cr_assert_eq(o->transfer_ok[3][p], 0);
+        cr_assert_eq(o->transfer_ok[4][p], 0);
+    }
+    cr_assert(eu_us > 0 && eu_us < o->known_purposes, "eu->us is a partial rule");
+    cr_assert_eq(us_eu, o->known_purposes, "us->eu covers every purpose");
+    cr_assert(o->home_localised[4]);
+}
+
+static void oracle_free(oracle *o) {
+    for (size_t i = 0; i < 6; i++)
+        json_decref(o->files[i]);
+}
+
+typedef struct cell {
+    size_t role, purpose, regime, category, pair;
+    cdp_consent_state consent;
+    int restricted, sensitive_limited, write;
+} cell;
+
+typedef struct verdict {
+    cdp_decision_kind kind;
+    int status;
+    const char *reason;
+} verdict;
+
+/* Consent as the law reads it, by basis class, model (opt-in?) and state: the reason it
+ * refuses, or NULL. */
+static const char *const consent_refusal[3][2][4] = {
+    /* BASIS_PROOF: neither model nor state matters */
+    {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
+    /* BASIS_OBJECTABLE: an objection (denied/withdrawn) stops it in either model */
+    {{NULL, NULL, "consent_denied", "consent_withdrawn"},
+     {NULL, NULL, "consent_denied", "consent_withdrawn"}},
+    /* BASIS_CONSENT_ONLY: opt-out [0] needs no record; opt-in [1] needs a grant */
+    {{NULL, NULL, "consent_denied", "consent_withdrawn"},
+     {"no_consent", NULL, "consent_denied", "consent_withdrawn"}},
+};
+
+typedef const char *(*principle_test)(const oracle *o, const cell *c);
+
+static int known(const oracle *o, const cell *c) { return c->purpose < o->known_purposes; }
+static const char *purpose_of(const oracle *o, const cell *c) { return o->purposes[c->purpose]; }
+static int item(const oracle *o, const cell *c) { return o->categories[c->category] != NULL; }
+static int sensitive_exempt(const oracle *o, const cell *c) {
+    return strcmp(o->purpose_basis[c->purpose], "legal_obligation") == 0;
+}
+
+static const char *p_purpose_missing(const oracle *o, const cell *c) {
+    const char *purpose = purpose_of(o, c);
+    return purpose == NULL || purpose[0] == '\0' ? "purpose_required" : NULL;
+}
+static const char *p_purpose_unknown(const oracle *o, const cell *c) {
+    return !known(o, c) ? "unknown_purpose" : NULL;
+}
+static const char *p_role(const oracle *o, const cell *c) {
+    int may = known(o, c) && o->role_may[c->role][c->purpose];
+    return !c->write && !may ? "role_purpose" : NULL;
+}
+static const char *p_restricted(const oracle *o, const cell *c) {
+    const char *purpose = purpose_of(o, c);
+    int exempt = (purpose != NULL && strcmp(purpose, "legal_obligation") == 0) ||
+                 strcmp(o->roles[c->role], "dpo") == 0;
+    return !c->write && c->restricted && !exempt ? "restricted" : NULL;
+}
+static const char *p_residency(const oracle *o, const cell *c) {
+    if (c->write || !known(o, c) || o->transfer_ok[c->pair][c->purpose])
+        return NULL;
+    return o->home_localised[c->pair] ? "localised" : "no_transfer_rule";
+}
+static const char *p_consent(const oracle *o, const cell *c) {
+    if (!known(o, c))
+        return NULL;
+    return consent_refusal[o->purpose_class[c->purpose]][o->regime_opt_in[c->regime]][c->consent];
+}
+static const char *p_category(const oracle *o, const cell *c) {
+    return item(o, c) && known(o, c) && !o->purpose_uses[c->purpose][c->category]
+               ? "category_not_in_purpose"
+               : NULL;
+}
+static const char *p_sensitive_consent(const oracle *o, const cell *c) {
+    if (!item(o, c) || !known(o, c) || !o->category_sensitive[c->category] ||
+        sensitive_exempt(o, c))
+        return NULL;
+    return o->regime_sensitive_consent[c->regime] && c->consent != CDP_CONSENT_STATE_GRANTED
+               ? "sensitive_needs_consent"
+               : NULL;
+}
+static const char *p_sensitive_limited(const oracle *o, const cell *c) {
+    if (!item(o, c) || !known(o, c) || !o->category_sensitive[c->category] ||
+        sensitive_exempt(o, c))
+        return NULL;
+    return !o->regime_sensitive_consent[c->regime] && c->sensitive_limited ? "sensitive_limited"
+                                                                           : NULL;
+}
+
+static const struct {
+    int priority;
+    cdp_decision_kind kind;
+    int status;
+    principle_test test;
+} principles[] = {
+    {1, CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, p_purpose_missing},
+    {2, CDP_DECISION_DENY, CDP_FORBIDDEN, p_purpose_unknown},
+    {3, CDP_DECISION_DENY, CDP_FORBIDDEN, p_role},
+    {4, CDP_DECISION_DENY, CDP_RESTRICTED, p_restricted},
+    {5, CDP_DECISION_DENY, CDP_RESIDENCY_DENIED, p_residency},
+    {6, CDP_DECISION_DENY, CDP_CONSENT_DENIED, p_consent},
+    {7, CDP_DECISION_WITHHOLD, CDP_OK, p_category},
+    {8, CDP_DECISION_WITHHOLD, CDP_OK, p_sensitive_consent},
+    {9, CDP_DECISION_WITHHOLD, CDP_OK, p_sensitive_limited},
+};
+#define PRINCIPLE_COUNT (sizeof principles / sizeof *principles)
+
+static verdict oracle_judge(const oracle *o, const cell *c, size_t *winner) {
+    verdict best = {CDP_DECISION_ALLOW, CDP_OK, "allowed"};
+    int best_priority = 1 << 30;
+    *winner = PRINCIPLE_COUNT;
+    for (size_t i = PRINCIPLE_COUNT; i-- > 0;) {
+        const char *reason = principles[i].test(o, c);
+        if (reason != NULL && principles[i].priority < best_priority) {
+            best_priority = principles[i].priority;
+            best = (verdict){principles[i].kind, principles[i].status, reason};
+            *winner = i;
+        }
+    }
+    return best;
+}
+
+Test(privacy_decide, every_cell_of_the_decision_table_matches_the_oracle) {
+    cdp_policy *policy = load_shipped();
+    static oracle o;
+    oracle_build(&o);
+    /* The loader and the oracle must see the same universe. */
+    cr_assert_eq(o.known_purposes, cdp_policy_purpose_count(policy));
+    cr_assert_eq(o.known_categories, cdp_policy_category_count(policy));
+    cr_assert_eq(o.regime_count - 2, cdp_policy_regime_count(policy));
+
+    const cdp_consent_state states[] = {CDP_CONSENT_STATE_NONE, CDP_CONSENT_STATE_GRANTED,
+                                        CDP_CONSENT_STATE_DENIED, CDP_CONSENT_STATE_WITHDRAWN};
+    size_t cells = 0, mismatches = 0;
+    size_t wins[PRINCIPLE_COUNT + 1] = {0};
+    clock_t start = clock();
+    cell c = {0};
+    for (c.role = 0; c.role < o.role_count; c.role++)
+        for (c.purpose = 0; c.purpose < o.purpose_count; c.purpose++)
+            for (c.regime = 0; c.regime < o.regime_count; c.regime++)
+                for (size_t s = 0; s < 4; s++)
+                    for (c.category = 0; c.category < o.category_count; c.category++)
+                        for (c.restricted = 0; c.restricted < 2; c.restricted++)
+                            for (c.pair = 0; c.pair < o.pair_count; c.pair++)
+                                for (c.sensitive_limited = 0; c.sensitive_limited < 2;
+                                     c.sensitive_limited++)
+                                    for (c.write = 0; c.write < 2; c.write++) {
+                                        c.consent = states[s];
+                                        cdp_access_question question = {
+                                            .role = o.roles[c.role],
+                                            .purpose = o.purposes[c.purpose],
+                                            .regime = o.regimes[c.regime],
+                                            .category = o.categories[c.category],
+                                            .consent = c.consent,
+                                            .restricted = c.restricted,
+                                            .sensitive_limited = c.sensitive_limited,
+                                            .home_region = o.homes[c.pair],
+                                            .actor_region = o.actors[c.pair],
+                                            .write = c.write};
+                                        cdp_access_answer got =
+                                            cdp_policy_decide(policy, &question);
+                                        size_t winner;
+                                        verdict want = oracle_judge(&o, &c, &winner);
+                                        wins[winner]++;
+                                        cells++;
+                                        const char *want_basis = want.kind == CDP_DECISION_ALLOW
+                                                                     ? o.purpose_basis[c.purpose]
+                                                                     : NULL;
+                                        int same_basis =
+                                            want_basis == NULL
+                                                ? got.basis == NULL
+                                                : got.basis != NULL &&
+                                                      strcmp(got.basis, want_basis) == 0;
+                                        if (got.kind == want.kind && got.status == want.status &&
+                                            got.reason != NULL &&
+                                            strcmp(got.reason, want.reason) == 0 && same_basis)
+                                            continue;
+                                        if (++mismatches <= 10)
+                                            cr_log_error(
+                                                "role %s purpose %s regime %s consent %s "
+                                                "category %s restricted %d %s->%s limited %d "
+                                                "write %d: got %d/%d/%s/%s, want %d/%d/%s/%s",
+                                                o.roles[c.role],
+                                                o.purposes[c.purpose] ? o.purposes[c.purpose]
+                                                                      : "(null)",
+                                                o.regimes[c.regime] ? o.regimes[c.regime]
+                                                                    : "(null)",
+                                                cdp_consent_state_name(c.consent),
+                                                o.categories[c.category] ? o.categories[c.category]
+                                                                         : "(null)",
+                                                c.restricted,
+                                                o.homes[c.pair] ? o.homes[c.pair] : "(null)",
+                                                o.actors[c.pair], c.sensitive_limited, c.write,
+                                                got.kind, got.status, got.reason,
+                                                got.basis ? got.basis : "-", want.kind, want.status,
+                                                want.reason, want_basis ? want_basis : "-");
+                                    }
+    double seconds = (double)(clock() - start) / CLOCKS_PER_SEC;
+    fprintf(stderr, "decision table: %zu cells in %.2f s, %zu mismatches\n", cells, seconds,
+            mismatches);
+    cr_expect_eq(mismatches, 0, "%zu of %zu cells differ from the oracle", mismatches, cells);
+    cr_expect_gt(cells, 100000);
+    /* Every principle decides some cell, and some cells are allowed: the table reaches every
+     * rule rather than stopping at the first. */
+    for (size_t i = 0; i <= PRINCIPLE_COUNT; i++)
+        cr_expect_gt(wins[i], 0, "principle %zu never decided a cell", i + 1);
+    oracle_free(&o);
     cdp_policy_free(policy);
 }

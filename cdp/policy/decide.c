@@ -10,11 +10,16 @@ static const char BASIS_SAME_REGION[] = "same_region";
 static const char LEGAL_OBLIGATION[] = "legal_obligation";
 static const char ROLE_DPO[] = "dpo";
 /* What an unknown or missing regime is taken to be: the strictest. */
-static const cdp_regime_policy strictest_regime = {
-    .id = "unknown", .name = "unknown regime (treated as the strictest)",
-    .model = CDP_MODEL_OPT_IN, .honours_gpc = 1, .sensitive_needs_consent = 1};
+static const cdp_regime_policy strictest_regime = {.id = "unknown",
+                                                   .name =
+                                                       "unknown regime (treated as the strictest)",
+                                                   .model = CDP_MODEL_OPT_IN,
+                                                   .honours_gpc = 1,
+                                                   .sensitive_needs_consent = 1};
 
-static int same(const char *a, const char *b) { return a != NULL && b != NULL && strcmp(a, b) == 0; }
+static int same(const char *a, const char *b) {
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
 
 /* ---- consent states ----------------------------------------------------------------------- */
 
@@ -253,8 +258,7 @@ static const cdp_regime_policy *regime_or_strictest(const cdp_policy *policy, co
  * one an objection stops (legitimate interest, public task: Art. 21); then consent under the
  * regime's model. */
 static cdp_access_answer lawful_basis(const cdp_purpose_policy *purpose,
-                                      const cdp_regime_policy *regime,
-                                      cdp_consent_state consent) {
+                                      const cdp_regime_policy *regime, cdp_consent_state consent) {
     for (size_t i = 0; i < purpose->basis_count; i++)
         if (same(purpose->bases[i], "legal_obligation") || same(purpose->bases[i], "contract") ||
             same(purpose->bases[i], "vital_interest"))
@@ -273,8 +277,7 @@ static cdp_access_answer lawful_basis(const cdp_purpose_policy *purpose,
     return refused_consent(consent);
 }
 
-cdp_access_answer cdp_policy_decide(const cdp_policy *policy,
-                                    const cdp_access_question *question) {
+cdp_access_answer cdp_policy_decide(const cdp_policy *policy, const cdp_access_question *question) {
     if (question == NULL || question->purpose == NULL || question->purpose[0] == '\0')
         return deny(CDP_PURPOSE_REQUIRED, "purpose_required");
     const cdp_purpose_policy *purpose = cdp_policy_purpose(policy, question->purpose);
@@ -316,7 +319,7 @@ cdp_access_answer cdp_policy_decide(const cdp_policy *policy,
         return answer;
     if (regime->sensitive_needs_consent)
         return question->consent == CDP_CONSENT_STATE_GRANTED ? answer
-                                                        : withhold("sensitive_needs_consent");
+                                                              : withhold("sensitive_needs_consent");
     return question->sensitive_limited ? withhold("sensitive_limited") : answer;
 }
 

@@ -1,8 +1,7 @@
 /* The policy bundle (policies/): regions here; purposes, categories, regimes, roles, transfers,
- * retention and TCF in policy/privacy.h; identity
- * rules, retention and transfers join it as their issues land. Loading validates everything
- * and reports every error as "file: path: reason" (one per line in the message); a bundle with
- * any error is refused whole. A loaded bundle is immutable and safe to share across threads. */
+ * retention and TCF in policy/privacy.h (identity rules: identity/rules.h). Loading validates
+ * everything and reports every error as "file: path: reason" (one per line in the message); a
+ * bundle with any error is refused whole. A loaded bundle is immutable and safe to share across threads. */
 #ifndef CDP_POLICY_POLICY_H
 #define CDP_POLICY_POLICY_H
 
@@ -30,9 +29,11 @@ typedef struct cdp_region_policy {
     size_t subdivision_count;
 } cdp_region_policy;
 
-/* Loads dir/regions.json (and, later, the other files). Caller owns *out (free with
- * cdp_policy_free). CDP_BAD_POLICY with every problem listed, e.g.
- * "regions.json: regions[1].countries[3]: unknown ISO 3166-1 alpha-2 code \"XQ\"". */
+/* Loads dir/regions.json and the privacy files (categories.json, purposes.json, regimes.json,
+ * transfers.json, retention.json, tcf.json, roles.json: policy/privacy.h); all are required.
+ * Caller owns *out (free with cdp_policy_free). CDP_BAD_POLICY with every problem of every
+ * file listed, e.g. "regions.json: regions[1].countries[3]: unknown ISO 3166-1 alpha-2 code
+ * \"XQ\""; CDP_NOMEM as "FILE: out of memory". */
 cdp_status cdp_policy_load(const char *dir, cdp_policy **out, cdp_err *err);
 
 void cdp_policy_free(cdp_policy *policy); /* accepts NULL */

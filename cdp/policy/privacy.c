@@ -31,8 +31,9 @@ struct privacy_block {
     max_align_t data[];
 };
 
-static const char *const lawful_bases[] = {"consent",          "contract",       "legitimate_interest",
-                                           "legal_obligation", "vital_interest", "public_task"};
+static const char *const lawful_bases[] = {
+    "consent",          "contract",       "legitimate_interest",
+    "legal_obligation", "vital_interest", "public_task"};
 static const char *const transfer_bases[] = {"adequacy", "scc", "bcr", "consent", "unrestricted"};
 static const char *const event_types[] = {"identify", "track", "page", "screen", "group", "alias"};
 
@@ -196,8 +197,8 @@ static int check_kind(ploader *ld, const char *path, const json_t *value, kind w
 
 /* The member of the right kind, else NULL after reporting a missing required one or a wrong
  * kind. */
-static json_t *member(ploader *ld, const char *parent, json_t *object, const char *key,
-                      kind wanted, int required) {
+static json_t *member(ploader *ld, const char *parent, json_t *object, const char *key, kind wanted,
+                      int required) {
     json_t *value = json_object_get(object, key);
     if (value == NULL) {
         if (required)
@@ -281,8 +282,10 @@ static const char *id_member(ploader *ld, const char *parent, json_t *object, co
     if (valid_id(id))
         return id;
     char path[PATH_TEXT], quote[QUOTED_MAX];
-    problem(ld, child(path, parent, key), "invalid id %s (expected %d to %d of a-z, 0-9 and _, "
-            "starting with a letter)", quoted(quote, id), ID_MIN, ID_MAX);
+    problem(ld, child(path, parent, key),
+            "invalid id %s (expected %d to %d of a-z, 0-9 and _, "
+            "starting with a letter)",
+            quoted(quote, id), ID_MIN, ID_MAX);
     return NULL;
 }
 
@@ -466,8 +469,10 @@ static cdp_status parse_trait_map(ploader *ld, const char *parent, json_t *objec
         child(path, parent, name);
         int prefix = 0;
         if (!valid_trait_name(name, &prefix)) {
-            problem(ld, path, "invalid trait name %s (expected up to %d of A-Z, a-z, 0-9, _, -, "
-                    "$ and inner dots, or \"prefix.*\")", quoted(quote, name), TRAIT_NAME_MAX);
+            problem(ld, path,
+                    "invalid trait name %s (expected up to %d of A-Z, a-z, 0-9, _, -, "
+                    "$ and inner dots, or \"prefix.*\")",
+                    quoted(quote, name), TRAIT_NAME_MAX);
             continue;
         }
         if (!check_kind(ld, path, value, KIND_STRING))
@@ -501,7 +506,7 @@ static cdp_status parse_trait_map(ploader *ld, const char *parent, json_t *objec
 }
 
 static cdp_status parse_categories(ploader *ld, json_t *root) {
-    static const char *const top[] = {"version", "description", "categories", "unmapped",
+    static const char *const top[] = {"version", "description", "categories",   "unmapped",
                                       "traits",  "events",      "tenant_traits"};
     static const char *const entry_keys[] = {"id", "description", "sensitive"};
     cdp_privacy *privacy = ld->privacy;
@@ -530,8 +535,7 @@ static cdp_status parse_categories(ploader *ld, json_t *root) {
             if (id == NULL || sensitive == NULL)
                 continue;
             if (known_category(privacy, id) != NULL) {
-                problem(ld, child(path, parent, "id"), "duplicate category %s",
-                        quoted(quote, id));
+                problem(ld, child(path, parent, "id"), "duplicate category %s", quoted(quote, id));
                 continue;
             }
             cdp_category_policy *category = &privacy->categories[privacy->category_count];
@@ -564,8 +568,8 @@ static cdp_status parse_categories(ploader *ld, json_t *root) {
     json_t *traits = member(ld, NULL, root, "traits", KIND_OBJECT, 1);
     json_t *tenant = member(ld, NULL, root, "tenant_traits", KIND_OBJECT, 0);
     size_t total = json_object_size(traits) + json_object_size(tenant);
-    if (total > 0 && (privacy->traits = arena_alloc(privacy, total * sizeof *privacy->traits)) ==
-                         NULL)
+    if (total > 0 &&
+        (privacy->traits = arena_alloc(privacy, total * sizeof *privacy->traits)) == NULL)
         return CDP_NOMEM;
     cdp_status status = CDP_OK;
     if (traits != NULL)
@@ -689,8 +693,7 @@ static cdp_status parse_purposes(ploader *ld, json_t *root) {
             continue;
         purpose.sale_share = json_is_true(sale_share);
         if ((purpose.id = arena_strdup(privacy, id)) == NULL ||
-            (purpose.description = arena_strdup(privacy, json_string_value(description))) ==
-                NULL)
+            (purpose.description = arena_strdup(privacy, json_string_value(description))) == NULL)
             return CDP_NOMEM;
         privacy->purposes[privacy->purpose_count++] = purpose;
     }
@@ -701,9 +704,8 @@ static cdp_status parse_purposes(ploader *ld, json_t *root) {
 
 static cdp_status parse_regimes(ploader *ld, json_t *root) {
     static const char *const top[] = {"version", "description", "regimes"};
-    static const char *const entry_keys[] = {"id",          "name",
-                                             "model",       "honours_gpc",
-                                             "sensitive_needs_consent", "note"};
+    static const char *const entry_keys[] = {
+        "id", "name", "model", "honours_gpc", "sensitive_needs_consent", "note"};
     cdp_privacy *privacy = ld->privacy;
     char parent[PATH_TEXT], path[PATH_TEXT], quote[QUOTED_MAX];
     if (!check_top(ld, root, top, COUNT(top)))
@@ -743,8 +745,8 @@ static cdp_status parse_regimes(ploader *ld, json_t *root) {
         json_t *gpc = member(ld, parent, entry, "honours_gpc", KIND_BOOLEAN, 1);
         json_t *sensitive = member(ld, parent, entry, "sensitive_needs_consent", KIND_BOOLEAN, 1);
         member(ld, parent, entry, "note", KIND_STRING, 0);
-        if (ld->problems != before || id == NULL || name == NULL || model == NULL ||
-            gpc == NULL || sensitive == NULL)
+        if (ld->problems != before || id == NULL || name == NULL || model == NULL || gpc == NULL ||
+            sensitive == NULL)
             continue;
         cdp_regime_policy *regime = &privacy->regimes[privacy->regime_count];
         regime->model = parsed;
@@ -898,9 +900,8 @@ static cdp_status parse_retention(ploader *ld, json_t *root) {
         }
         if (category == NULL)
             continue;
-        privacy->retention[privacy->retention_count++] =
-            (privacy_retention){.category = category,
-                                .ms = (int64_t)json_integer_value(value) * MS_PER_DAY};
+        privacy->retention[privacy->retention_count++] = (privacy_retention){
+            .category = category, .ms = (int64_t)json_integer_value(value) * MS_PER_DAY};
     }
     return CDP_OK;
 }

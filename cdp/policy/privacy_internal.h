@@ -51,7 +51,7 @@ typedef struct cdp_privacy {
     privacy_block *arena;
     cdp_category_policy *categories;
     size_t category_count;
-    const char *unmapped; /* the id of the unmapped category */
+    const char *unmapped;  /* the id of the unmapped category */
     privacy_trait *traits; /* built-in then tenant entries */
     size_t trait_count;
     privacy_event *events;
@@ -64,7 +64,7 @@ typedef struct cdp_privacy {
     size_t rule_count;
     privacy_retention *retention;
     size_t retention_count;
-    privacy_list tcf_purposes[PRIVACY_TCF_PURPOSES + 1];  /* index 1..11 */
+    privacy_list tcf_purposes[PRIVACY_TCF_PURPOSES + 1]; /* index 1..11 */
     privacy_list tcf_features[PRIVACY_TCF_FEATURES + 1]; /* index 1..2 */
     privacy_role *roles;
     size_t role_count;

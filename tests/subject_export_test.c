@@ -231,6 +231,50 @@ Test(subject_export, a_merged_persons_json_export_holds_everything_of_all_three_
     json_decref(again);
 }
 
+/* Stores an opaque consent value under (profile id, purpose), as the consent module will. */
+static void put_consent(const char *profile_hex, const char *purpose) {
+    uint8_t key[64];
+    cr_assert_eq(cdp_hex_decode(key, 16, profile_hex, 32), 0);
+    memcpy(key + 16, purpose, strlen(purpose));
+    cdp_region *region = cdp_vault_region(cdp_handle_vault(db, "eu"));
+    cdp_batch *batch = cdp_batch_new();
+    cdp_batch_put(batch, region, CDP_CF_CONSENT, key, 16 + strlen(purpose),
+                  (const uint8_t *)"sealed", 6);
+    cdp_err err = {0};
+    cr_assert_eq(cdp_region_write(region, batch, 1, &err), CDP_OK, "%s", err.message);
+    cdp_batch_free(batch);
+}
+
+Test(subject_export, consent_records_of_the_person_and_merged_profiles_are_counted) {
+    make_merged_person();
+    json_t *doc = export_json("user_id:anna-1");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "counts"),
+                                                    "consent_records_held")),
+                 0);
+    char self[33], merged[33];
+    snprintf(self, sizeof self, "%s", json_string_value(json_object_get(doc, "profile_id")));
+    snprintf(merged, sizeof merged, "%s",
+             json_string_value(json_array_get(
+                 json_object_get(json_object_get(doc, "subject"), "merged_from"), 0)));
+    json_decref(doc);
+    put_consent(self, "marketing");
+    put_consent(self, "analytics");
+    put_consent(merged, "advertising");
+    doc = export_json("user_id:anna-1");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "counts"),
+                                                    "consent_records_held")),
+                 3);
+    cr_assert_eq(json_array_size(json_object_get(doc, "consent")), 0,
+                 "decoded consent items arrive with the consent codec");
+    json_decref(doc);
+    /* Bo's consent is not Anna's. */
+    json_t *bo = export_json("user_id:bo-2");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(bo, "counts"),
+                                                    "consent_records_held")),
+                 0);
+    json_decref(bo);
+}
+
 /* Reads an Avro export with Avro C's own reader: items per kind and the end item's counts. */
 typedef struct avro_summary {
     size_t kinds[9];

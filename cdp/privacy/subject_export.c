@@ -666,29 +666,34 @@ static cdp_status emit_merge(exporter *x, const char *member_hex, const uint8_t 
 
 /* ---- consent -------------------------------------------------------------------------------- */
 
-static cdp_status count_consent(exporter *x, const char *member_hex, const uint8_t *key,
-                               size_t key_len, const uint8_t *plain, size_t plain_len) {
-    (void)member_hex;
-    (void)key;
-    (void)key_len;
-    (void)plain;
-    (void)plain_len;
-    x->counts.consent_records_held++;
-    return CDP_OK;
-}
-
-/* The consent section. HOOK FOR THE MERGE WITH cdp/consent/: the consent record codec is being
- * written in parallel, so for now this walks the consent column family of every member (each
- * record opened with the member's key, so a record that does not authenticate still fails the
- * export) and reports only how many records are held (counts.consent_records_held, and in the
- * JSON "counts" / Avro end item); the section itself stays empty. The lead wires the decoded
- * records here at merge: decode each record in count_consent's place and emit one item per
- * record — JSON {"profile_id", "purpose", "state", "time", "source", "notice_version",
- * "proof": {"tcf", "gpc", "request_id"}, "basis"}, Avro the SubjectConsent branch of
- * schemas/subject_export.avsc, which already has those fields — counting counts.consent. */
+/* The consent section. HOOK FOR THE MERGE WITH cdp/consent/: the consent record codec (and
+ * how its records are sealed) is being written in parallel, so for now this walks the consent
+ * column family under the profile and every profile merged into it (keys: profile id ||
+ * purpose) and reports only how many records are held — counts.consent_records_held, in the
+ * JSON "counts" and the Avro end item — without opening them; the section itself stays empty.
+ * The lead wires the decoded records here at merge: open each value with the member's key
+ * (each_member_record does), decode it with the consent codec and emit one item per record —
+ * JSON {"profile_id", "purpose", "state", "time", "source", "notice_version", "proof": {"tcf",
+ * "gpc", "request_id"}, "basis"}, Avro the SubjectConsent branch of schemas/subject_export.avsc,
+ * which already has those fields — counting counts.consent. */
 static cdp_status export_consent_section(exporter *x) {
     CHECK(section_begin(x, "consent"));
-    CHECK(each_member_record(x, CDP_CF_CONSENT, count_consent));
+    cdp_status status = CDP_OK;
+    for (size_t m = 0; status == CDP_OK && m < member_count(x); m++) {
+        uint8_t id[CDP_PROFILE_ID_BYTES];
+        const char *hex;
+        if (member_id(x, m, id, &hex) != 0)
+            continue;
+        cdp_iter *iter = NULL;
+        status = cdp_region_iter(cdp_vault_region(x->subject->vault), CDP_CF_CONSENT, id,
+                                 sizeof id, &iter, x->err);
+        for (; status == CDP_OK && cdp_iter_valid(iter); cdp_iter_next(iter))
+            x->counts.consent_records_held++;
+        if (status == CDP_OK && iter != NULL)
+            status = cdp_iter_status(iter, x->err);
+        cdp_iter_free(iter);
+    }
+    CHECK(status);
     return section_end(x);
 }
 

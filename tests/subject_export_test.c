@@ -67,8 +67,8 @@ static void send_ok(const char *source, const char *json) {
 }
 
 /* Runs an export as `role` into memory; *text (caller frees with free()) and *len. */
-static cdp_status export_to_memory(cdp_role role, const char *ref, const char *format,
-                                   char **text, size_t *len) {
+static cdp_status export_to_memory(cdp_role role, const char *ref, const char *format, char **text,
+                                   size_t *len) {
     cdp_actor actor = actor_for(role, NULL);
     FILE *out = open_memstream(text, len);
     cr_assert_not_null(out);
@@ -158,9 +158,9 @@ Test(subject_export, a_merged_persons_json_export_holds_everything_of_all_three_
         if (strcmp(json_string_value(json_object_get(event, "message_id")), "p2") == 0)
             order = event;
     }
-    cr_assert_float_eq(json_number_value(json_object_get(json_object_get(order, "properties"),
-                                                         "revenue")),
-                       42.5, 1e-9);
+    cr_assert_float_eq(
+        json_number_value(json_object_get(json_object_get(order, "properties"), "revenue")), 42.5,
+        1e-9);
     cr_assert_str_eq(json_string_value(json_object_get(order, "channel")), "pos");
     /* The events are found under all three profile ids. */
     const char *profile_id = json_string_value(json_object_get(doc, "profile_id"));
@@ -231,6 +231,50 @@ Test(subject_export, a_merged_persons_json_export_holds_everything_of_all_three_
     json_decref(again);
 }
 
+/* Stores an opaque consent value under (profile id, purpose), as the consent module will. */
+static void put_consent(const char *profile_hex, const char *purpose) {
+    uint8_t key[64];
+    cr_assert_eq(cdp_hex_decode(key, 16, profile_hex, 32), 0);
+    memcpy(key + 16, purpose, strlen(purpose));
+    cdp_region *region = cdp_vault_region(cdp_handle_vault(db, "eu"));
+    cdp_batch *batch = cdp_batch_new();
+    cdp_batch_put(batch, region, CDP_CF_CONSENT, key, 16 + strlen(purpose),
+                  (const uint8_t *)"sealed", 6);
+    cdp_err err = {0};
+    cr_assert_eq(cdp_region_write(region, batch, 1, &err), CDP_OK, "%s", err.message);
+    cdp_batch_free(batch);
+}
+
+Test(subject_export, consent_records_of_the_person_and_merged_profiles_are_counted) {
+    make_merged_person();
+    json_t *doc = export_json("user_id:anna-1");
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(doc, "counts"), "consent_records_held")),
+        0);
+    char self[33], merged[33];
+    snprintf(self, sizeof self, "%s", json_string_value(json_object_get(doc, "profile_id")));
+    snprintf(merged, sizeof merged, "%s",
+             json_string_value(json_array_get(
+                 json_object_get(json_object_get(doc, "subject"), "merged_from"), 0)));
+    json_decref(doc);
+    put_consent(self, "marketing");
+    put_consent(self, "analytics");
+    put_consent(merged, "advertising");
+    doc = export_json("user_id:anna-1");
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(doc, "counts"), "consent_records_held")),
+        3);
+    cr_assert_eq(json_array_size(json_object_get(doc, "consent")), 0,
+                 "decoded consent items arrive with the consent codec");
+    json_decref(doc);
+    /* Bo's consent is not Anna's. */
+    json_t *bo = export_json("user_id:bo-2");
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(bo, "counts"), "consent_records_held")),
+        0);
+    json_decref(bo);
+}
+
 /* Reads an Avro export with Avro C's own reader: items per kind and the end item's counts. */
 typedef struct avro_summary {
     size_t kinds[9];
@@ -297,8 +341,8 @@ Test(subject_export, the_avro_export_holds_the_same_items_and_ends_with_the_coun
 
 Test(subject_export, only_the_dpo_role_may_export_and_refusals_write_and_audit_nothing) {
     make_merged_person();
-    static const cdp_role others[] = {CDP_ROLE_INGEST, CDP_ROLE_PERSONALIZATION,
-                                      CDP_ROLE_AUDITOR, CDP_ROLE_ADMIN};
+    static const cdp_role others[] = {CDP_ROLE_INGEST, CDP_ROLE_PERSONALIZATION, CDP_ROLE_AUDITOR,
+                                      CDP_ROLE_ADMIN};
     uint64_t before = audit_tree_size();
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         char *text = NULL;
@@ -306,8 +350,7 @@ Test(subject_export, only_the_dpo_role_may_export_and_refusals_write_and_audit_n
         cr_assert_eq(export_to_memory(others[i], "email:anna@example.org", "json", &text, &len),
                      CDP_FORBIDDEN, "role %s", cdp_role_name(others[i]));
         cr_assert_eq(len, 0, "role %s got %zu bytes", cdp_role_name(others[i]), len);
-        cr_assert_not_null(strstr(cdp_errmsg(db), cdp_role_name(others[i])), "%s",
-                           cdp_errmsg(db));
+        cr_assert_not_null(strstr(cdp_errmsg(db), cdp_role_name(others[i])), "%s", cdp_errmsg(db));
         free(text);
     }
     struct {
@@ -327,8 +370,8 @@ Test(subject_export, only_the_dpo_role_may_export_and_refusals_write_and_audit_n
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *text = NULL;
         size_t len = 0;
-        cdp_status status = export_to_memory(CDP_ROLE_DPO, cases[i].ref, cases[i].format, &text,
-                                             &len);
+        cdp_status status =
+            export_to_memory(CDP_ROLE_DPO, cases[i].ref, cases[i].format, &text, &len);
         cr_assert_eq(status, cases[i].status, "case %zu: %s (%s)", i, cdp_status_code(status),
                      cdp_errmsg(db));
         cr_assert_eq(strncmp(cdp_errmsg(db), cases[i].message, strlen(cases[i].message)), 0,
@@ -368,9 +411,9 @@ static audit_seen exports_audited(const char *profile_hex) {
     cr_assert_eq(cdp_hex_decode(id, sizeof id, profile_hex, strlen(profile_hex)), 0);
     audit_seen seen = {0};
     cdp_err err = {0};
-    cr_assert_eq(cdp_audit_list_person(cdp_handle_audit_log(db, "eu"), id, find_export, &seen,
-                                       &err),
-                 CDP_OK, "%s", err.message);
+    cr_assert_eq(
+        cdp_audit_list_person(cdp_handle_audit_log(db, "eu"), id, find_export, &seen, &err), CDP_OK,
+        "%s", err.message);
     return seen;
 }
 
@@ -426,11 +469,9 @@ Test(subject_export, failing_allocations_never_let_data_out_unaudited_or_report_
             cr_assert(status == CDP_OK || status == CDP_NOMEM, "n=%ld: %s (%s)", n,
                       cdp_status_code(status), cdp_errmsg(db));
             if (len > 0)
-                cr_assert(audit_tree_size() > before, "n=%ld: %zu bytes out, not audited", n,
-                          len);
+                cr_assert(audit_tree_size() > before, "n=%ld: %zu bytes out, not audited", n, len);
             if (f == 0 && status != CDP_OK)
-                cr_assert_null(json_loadb(text, len, 0, NULL), "n=%ld: a failed export parses",
-                               n);
+                cr_assert_null(json_loadb(text, len, 0, NULL), "n=%ld: a failed export parses", n);
             if (f == 0 && status == CDP_OK) {
                 json_t *doc = json_loadb(text, len, 0, NULL);
                 cr_assert_not_null(doc, "n=%ld", n);
@@ -526,14 +567,14 @@ Test(subject_export, fifty_thousand_events_export_completely_in_bounded_memory, 
      * events (as text or as JSON values) would take at least the file's size, which the
      * assertion below keeps well above the bound. */
     long bound_kib = 20 * 1024; /* measured here: about 11 MiB */
-    fprintf(stderr, "subject export: %d events, %zu bytes, peak RSS growth %ld KiB\n",
-            MANY_EVENTS, size, growth_kib);
+    fprintf(stderr, "subject export: %d events, %zu bytes, peak RSS growth %ld KiB\n", MANY_EVENTS,
+            size, growth_kib);
     cr_assert(size > (size_t)bound_kib * 1024 * 2, "export of %zu bytes is too small to tell",
               size);
     /* AddressSanitizer keeps freed memory in quarantine (256 MiB): RSS says nothing there. */
     if (!SANITIZED)
-        cr_assert(growth_kib < bound_kib, "peak RSS grew %ld KiB exporting %zu bytes",
-                  growth_kib, size);
+        cr_assert(growth_kib < bound_kib, "peak RSS grew %ld KiB exporting %zu bytes", growth_kib,
+                  size);
 
     /* Complete and correct: every event once, with the properties it was sent with. */
     json_error_t error;

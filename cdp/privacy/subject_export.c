@@ -50,9 +50,9 @@ static cdp_status load_profile(const cdp_identity_env *env, size_t r,
                                const uint8_t profile_id[CDP_PROFILE_ID_BYTES], cdp_subject *out,
                                cdp_err *err) {
     cdp_buf plain = {0};
-    cdp_status status = cdp_vault_get_person_record(env->vaults[r], profile_id, CDP_CF_PROFILES,
-                                                    profile_id, CDP_PROFILE_ID_BYTES,
-                                                    &out->person, &plain, err);
+    cdp_status status =
+        cdp_vault_get_person_record(env->vaults[r], profile_id, CDP_CF_PROFILES, profile_id,
+                                    CDP_PROFILE_ID_BYTES, &out->person, &plain, err);
     if (status == CDP_OK)
         status = cdp_profile_record_decode(plain.data, plain.len, &out->profile, err);
     cdp_buf_free_secret(&plain);
@@ -139,8 +139,7 @@ static avro_schema_t item_schema;
 static avro_value_iface_t *item_iface;
 
 /* Borrowed for the life of the process. A failure is retried by the next caller. */
-static cdp_status subject_schema(avro_schema_t *schema, avro_value_iface_t **iface,
-                                 cdp_err *err) {
+static cdp_status subject_schema(avro_schema_t *schema, avro_value_iface_t **iface, cdp_err *err) {
     cdp_status status = CDP_OK;
     pthread_mutex_lock(&schema_lock);
     if (item_schema == NULL) {
@@ -361,18 +360,16 @@ static json_t *subject_json(const cdp_profile_record *profile) {
         json_array_append_new(merged, json_string(profile->merged_from[i]));
     for (size_t i = 0; i < profile->channel_count; i++) {
         const cdp_channel_entry *channel = &profile->channels[i];
-        json_object_set_new(channels, channel->channel,
-                            json_pack("{s:I, s:I, s:I}", "first_seen",
-                                      (json_int_t)channel->first_seen, "last_seen",
-                                      (json_int_t)channel->last_seen, "events",
-                                      (json_int_t)channel->event_count));
+        json_object_set_new(
+            channels, channel->channel,
+            json_pack("{s:I, s:I, s:I}", "first_seen", (json_int_t)channel->first_seen, "last_seen",
+                      (json_int_t)channel->last_seen, "events", (json_int_t)channel->event_count));
     }
-    return json_pack("{s:s, s:s, s:I, s:I, s:b, s:o, s:o, s:o}", "profile_id",
-                     profile->profile_id, "region", profile->region, "created_at",
-                     (json_int_t)profile->created_at, "updated_at",
-                     (json_int_t)profile->updated_at, "restricted", profile->restricted,
-                     "merged_from", merged, "computed", stored_json(profile->computed_json),
-                     "channels", channels);
+    return json_pack("{s:s, s:s, s:I, s:I, s:b, s:o, s:o, s:o}", "profile_id", profile->profile_id,
+                     "region", profile->region, "created_at", (json_int_t)profile->created_at,
+                     "updated_at", (json_int_t)profile->updated_at, "restricted",
+                     profile->restricted, "merged_from", merged, "computed",
+                     stored_json(profile->computed_json), "channels", channels);
 }
 
 static cdp_status emit_subject(exporter *x) {
@@ -425,10 +422,10 @@ static cdp_status emit_identities(exporter *x) {
     for (size_t i = 0; i < profile->identity_count; i++) {
         const cdp_identity_entry *entry = &profile->identities[i];
         if (x->format == CDP_SUBJECT_FORMAT_JSON) {
-            CHECK(json_item(x, json_pack("{s:s, s:s, s:I, s:s?, s:s?}", "type", entry->type,
-                                         "value", entry->value, "added_at",
-                                         (json_int_t)entry->added_at, "source", entry->source,
-                                         "message_id", entry->message_id)));
+            CHECK(
+                json_item(x, json_pack("{s:s, s:s, s:I, s:s?, s:s?}", "type", entry->type, "value",
+                                       entry->value, "added_at", (json_int_t)entry->added_at,
+                                       "source", entry->source, "message_id", entry->message_id)));
         } else {
             avro_value_t identity;
             CHECK(item_begin(x, ITEM_IDENTITY, &identity));
@@ -450,11 +447,11 @@ static cdp_status emit_traits(exporter *x) {
     for (size_t i = 0; i < profile->trait_count; i++) {
         const cdp_trait_entry *trait = &profile->traits[i];
         if (x->format == CDP_SUBJECT_FORMAT_JSON) {
-            CHECK(json_item(x, json_pack("{s:s, s:o, s:s?, s:s?, s:I, s:s?}", "name",
-                                         trait->name, "value", stored_json(trait->value_json),
-                                         "source", trait->source, "channel", trait->channel,
-                                         "updated_at", (json_int_t)trait->updated_at,
-                                         "category", trait->category)));
+            CHECK(json_item(x,
+                            json_pack("{s:s, s:o, s:s?, s:s?, s:I, s:s?}", "name", trait->name,
+                                      "value", stored_json(trait->value_json), "source",
+                                      trait->source, "channel", trait->channel, "updated_at",
+                                      (json_int_t)trait->updated_at, "category", trait->category)));
         } else {
             avro_value_t item;
             CHECK(item_begin(x, ITEM_TRAIT, &item));
@@ -472,9 +469,7 @@ static cdp_status emit_traits(exporter *x) {
 }
 
 /* The profile and every profile merged into it: member 0 is the profile itself. */
-static size_t member_count(const exporter *x) {
-    return 1 + x->subject->profile.merged_from_count;
-}
+static size_t member_count(const exporter *x) { return 1 + x->subject->profile.merged_from_count; }
 
 /* The member's id; -1 for a malformed stored id (skipped: it names nothing we could read). */
 static int member_id(const exporter *x, size_t m, uint8_t id[CDP_PROFILE_ID_BYTES],
@@ -510,14 +505,14 @@ static cdp_status each_member_record(exporter *x, cdp_cf cf, record_fn fn) {
         if (member_id(x, m, id, &hex) != 0 || member_key(x, id, &person, &status) != 0)
             continue;
         cdp_iter *iter = NULL;
-        status = cdp_region_iter(cdp_vault_region(x->subject->vault), cf, id, sizeof id, &iter,
-                                 x->err);
+        status =
+            cdp_region_iter(cdp_vault_region(x->subject->vault), cf, id, sizeof id, &iter, x->err);
         for (; status == CDP_OK && cdp_iter_valid(iter); cdp_iter_next(iter)) {
             size_t key_len = 0, value_len = 0;
             const uint8_t *key = cdp_iter_key(iter, &key_len);
             const uint8_t *value = cdp_iter_value(iter, &value_len);
-            status = cdp_vault_open(x->subject->vault, &person, cf, key, key_len, value,
-                                    value_len, &x->plain, x->err);
+            status = cdp_vault_open(x->subject->vault, &person, cf, key, key_len, value, value_len,
+                                    &x->plain, x->err);
             if (status == CDP_OK)
                 status = fn(x, hex, key, key_len, x->plain.data, x->plain.len);
         }
@@ -545,25 +540,24 @@ static cdp_status emit_event(exporter *x, const char *member_hex, const uint8_t 
             x, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:s?, s:s?, s:o, s:o, s:o, s:o}",
                          "profile_id", member_hex, "event_id", event.event_id, "message_id",
                          event.message_id, "type", event.type, "name", event.name, "timestamp",
-                         (json_int_t)event.timestamp, "received_at",
-                         (json_int_t)event.received_at, "source", event.source, "channel",
-                         event.channel, "properties", stored_json(event.properties_json),
-                         "context", stored_json(event.context_json), "traits",
-                         stored_json(event.traits_json), "identifiers",
-                         stored_json(event.identifiers_json)));
+                         (json_int_t)event.timestamp, "received_at", (json_int_t)event.received_at,
+                         "source", event.source, "channel", event.channel, "properties",
+                         stored_json(event.properties_json), "context",
+                         stored_json(event.context_json), "traits", stored_json(event.traits_json),
+                         "identifiers", stored_json(event.identifiers_json)));
     } else {
         avro_value_t item;
         status = item_begin(x, ITEM_EVENT, &item);
-        const char *names[] = {"profile_id", "event_id", "message_id", "type",
-                               "properties_json", "context_json"};
-        const char *values[] = {member_hex, event.event_id, event.message_id, event.type,
-                                event.properties_json, event.context_json};
+        const char *names[] = {"profile_id", "event_id",        "message_id",
+                               "type",       "properties_json", "context_json"};
+        const char *values[] = {member_hex, event.event_id,        event.message_id,
+                                event.type, event.properties_json, event.context_json};
         for (size_t i = 0; status == CDP_OK && i < sizeof names / sizeof names[0]; i++)
             status = set_string(x, &item, names[i], values[i]);
         const char *optional_names[] = {"name", "source", "channel", "traits_json",
                                         "identifiers_json"};
-        const char *optional_values[] = {event.name, event.source, event.channel,
-                                         event.traits_json, event.identifiers_json};
+        const char *optional_values[] = {event.name, event.source, event.channel, event.traits_json,
+                                         event.identifiers_json};
         for (size_t i = 0; status == CDP_OK && i < sizeof optional_names / sizeof optional_names[0];
              i++)
             status = set_optional_string(x, &item, optional_names[i], optional_values[i]);
@@ -637,13 +631,12 @@ static cdp_status emit_merge(exporter *x, const char *member_hex, const uint8_t 
     CHECK(merge_decode(x, plain, plain_len, &view));
     if (x->format == CDP_SUBJECT_FORMAT_JSON) {
         CHECK(json_item(x, json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s?, s:I}",
-                                     "profile_id", member_hex, "seq", (json_int_t)view.seq,
-                                     "kind", view.kind, "from_profile_id", view.from,
-                                     "to_profile_id", view.to, "identifier_type",
-                                     view.identifier_type, "blind_identifier_hex", view.blind,
-                                     "message_id", view.message_id, "rule_version",
-                                     view.rule_version, "reason", view.reason, "time",
-                                     (json_int_t)view.time)));
+                                     "profile_id", member_hex, "seq", (json_int_t)view.seq, "kind",
+                                     view.kind, "from_profile_id", view.from, "to_profile_id",
+                                     view.to, "identifier_type", view.identifier_type,
+                                     "blind_identifier_hex", view.blind, "message_id",
+                                     view.message_id, "rule_version", view.rule_version, "reason",
+                                     view.reason, "time", (json_int_t)view.time)));
     } else {
         avro_value_t item;
         CHECK(item_begin(x, ITEM_MERGE, &item));
@@ -666,29 +659,34 @@ static cdp_status emit_merge(exporter *x, const char *member_hex, const uint8_t 
 
 /* ---- consent -------------------------------------------------------------------------------- */
 
-static cdp_status count_consent(exporter *x, const char *member_hex, const uint8_t *key,
-                               size_t key_len, const uint8_t *plain, size_t plain_len) {
-    (void)member_hex;
-    (void)key;
-    (void)key_len;
-    (void)plain;
-    (void)plain_len;
-    x->counts.consent_records_held++;
-    return CDP_OK;
-}
-
-/* The consent section. HOOK FOR THE MERGE WITH cdp/consent/: the consent record codec is being
- * written in parallel, so for now this walks the consent column family of every member (each
- * record opened with the member's key, so a record that does not authenticate still fails the
- * export) and reports only how many records are held (counts.consent_records_held, and in the
- * JSON "counts" / Avro end item); the section itself stays empty. The lead wires the decoded
- * records here at merge: decode each record in count_consent's place and emit one item per
- * record — JSON {"profile_id", "purpose", "state", "time", "source", "notice_version",
- * "proof": {"tcf", "gpc", "request_id"}, "basis"}, Avro the SubjectConsent branch of
- * schemas/subject_export.avsc, which already has those fields — counting counts.consent. */
+/* The consent section. HOOK FOR THE MERGE WITH cdp/consent/: the consent record codec (and
+ * how its records are sealed) is being written in parallel, so for now this walks the consent
+ * column family under the profile and every profile merged into it (keys: profile id ||
+ * purpose) and reports only how many records are held — counts.consent_records_held, in the
+ * JSON "counts" and the Avro end item — without opening them; the section itself stays empty.
+ * The lead wires the decoded records here at merge: open each value with the member's key
+ * (each_member_record does), decode it with the consent codec and emit one item per record —
+ * JSON {"profile_id", "purpose", "state", "time", "source", "notice_version", "proof": {"tcf",
+ * "gpc", "request_id"}, "basis"}, Avro the SubjectConsent branch of schemas/subject_export.avsc,
+ * which already has those fields — counting counts.consent. */
 static cdp_status export_consent_section(exporter *x) {
     CHECK(section_begin(x, "consent"));
-    CHECK(each_member_record(x, CDP_CF_CONSENT, count_consent));
+    cdp_status status = CDP_OK;
+    for (size_t m = 0; status == CDP_OK && m < member_count(x); m++) {
+        uint8_t id[CDP_PROFILE_ID_BYTES];
+        const char *hex;
+        if (member_id(x, m, id, &hex) != 0)
+            continue;
+        cdp_iter *iter = NULL;
+        status = cdp_region_iter(cdp_vault_region(x->subject->vault), CDP_CF_CONSENT, id, sizeof id,
+                                 &iter, x->err);
+        for (; status == CDP_OK && cdp_iter_valid(iter); cdp_iter_next(iter))
+            x->counts.consent_records_held++;
+        if (status == CDP_OK && iter != NULL)
+            status = cdp_iter_status(iter, x->err);
+        cdp_iter_free(iter);
+    }
+    CHECK(status);
     return section_end(x);
 }
 
@@ -789,8 +787,9 @@ cdp_status cdp_subject_export_write(const cdp_subject *subject, cdp_subject_form
     if (subject == NULL || subject->vault == NULL || subject->audit_log == NULL ||
         subject->profile.profile_id == NULL || out == NULL ||
         (format != CDP_SUBJECT_FORMAT_JSON && format != CDP_SUBJECT_FORMAT_AVRO))
-        return cdp_err_set(err, CDP_MISUSE, "subject export: NULL or unresolved subject, NULL "
-                                            "stream or bad format");
+        return cdp_err_set(err, CDP_MISUSE,
+                           "subject export: NULL or unresolved subject, NULL "
+                           "stream or bad format");
     cdp_status status = cdp_codec_init(err);
     if (status != CDP_OK)
         return status;

@@ -34,9 +34,12 @@ typedef struct export_subject_args {
 
 static int export_subject_parse(int argc, char **argv, export_subject_args *args) {
     static const struct option options[] = {
-        {"data", required_argument, NULL, 'd'}, {"id", required_argument, NULL, 'i'},
-        {"format", required_argument, NULL, 'f'}, {"out", required_argument, NULL, 'o'},
-        {"force", no_argument, NULL, 'F'},      {"help", no_argument, NULL, 'h'},
+        {"data", required_argument, NULL, 'd'},
+        {"id", required_argument, NULL, 'i'},
+        {"format", required_argument, NULL, 'f'},
+        {"out", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(args, 0, sizeof *args);
@@ -124,8 +127,7 @@ int cmd_export_subject(int argc, char **argv) {
                 unlink(partial);
             }
             partial[0] = '\0';
-            fprintf(stderr, "cdpctl %s: cannot write beside %s\n", export_subject_verb,
-                    args.out);
+            fprintf(stderr, "cdpctl %s: cannot write beside %s\n", export_subject_verb, args.out);
             code = EXIT_USAGE;
             goto done;
         }

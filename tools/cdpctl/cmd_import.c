@@ -51,9 +51,12 @@ static int parse_count(const char *text, long min, long max, long *out) {
 /* 0 to go on, else the exit code (help: -1 mapped to 0 by the caller). */
 static int import_parse(int argc, char **argv, import_args *args) {
     static const struct option options[] = {
-        {"data", required_argument, NULL, 'd'},  {"source", required_argument, NULL, 's'},
-        {"region", required_argument, NULL, 'r'}, {"batch", required_argument, NULL, 'b'},
-        {"progress", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"data", required_argument, NULL, 'd'},
+        {"source", required_argument, NULL, 's'},
+        {"region", required_argument, NULL, 'r'},
+        {"batch", required_argument, NULL, 'b'},
+        {"progress", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(args, 0, sizeof *args);
@@ -173,8 +176,8 @@ static cdp_status import_line(importer *im, const char *line, size_t len) {
     unsigned long long number = im->lines;
     if (len > CDP_SEGMENT_EVENT_MAX) {
         char message[96];
-        snprintf(message, sizeof message, "line: %zu bytes, larger than a message may be (%u)",
-                 len, CDP_SEGMENT_EVENT_MAX);
+        snprintf(message, sizeof message, "line: %zu bytes, larger than a message may be (%u)", len,
+                 CDP_SEGMENT_EVENT_MAX);
         reject(im, number, cdp_status_code(CDP_PAYLOAD_TOO_LARGE), message);
         return CDP_OK;
     }
@@ -183,8 +186,7 @@ static cdp_status import_line(importer *im, const char *line, size_t len) {
     if (message == NULL || !json_is_object(message)) {
         char text[JSON_ERROR_TEXT_LENGTH + 48];
         if (message == NULL)
-            snprintf(text, sizeof text, "line: not JSON: %s (column %d)", error.text,
-                     error.column);
+            snprintf(text, sizeof text, "line: not JSON: %s (column %d)", error.text, error.column);
         else
             snprintf(text, sizeof text, "line: not a JSON object (one message a line)");
         json_decref(message);
@@ -298,8 +300,7 @@ int cmd_import(int argc, char **argv) {
                     im.lines, im.accepted, im.duplicates, im.rejected);
     }
     if (status == CDP_OK && ferror(in)) {
-        fprintf(stderr, "cdpctl import: reading %s failed after line %llu\n", args.file,
-                im.lines);
+        fprintf(stderr, "cdpctl import: reading %s failed after line %llu\n", args.file, im.lines);
         code = EXIT_RUNTIME;
         goto done_summary;
     }

@@ -24,8 +24,10 @@ static const char profile_usage[] =
 
 int cmd_profile(int argc, char **argv) {
     static const struct option options[] = {
-        {"data", required_argument, NULL, 'd'}, {"purpose", required_argument, NULL, 'p'},
-        {"id", required_argument, NULL, 'i'},   {"help", no_argument, NULL, 'h'},
+        {"data", required_argument, NULL, 'd'},
+        {"purpose", required_argument, NULL, 'p'},
+        {"id", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *data_dir = NULL, *purpose = NULL, *id = NULL;

@@ -232,46 +232,47 @@ Test(subject_export, a_merged_persons_json_export_holds_everything_of_all_three_
 }
 
 /* Stores an opaque consent value under (profile id, purpose), as the consent module will. */
-static void put_consent(const char *profile_hex, const char *purpose) {
-    uint8_t key[64];
-    cr_assert_eq(cdp_hex_decode(key, 16, profile_hex, 32), 0);
-    memcpy(key + 16, purpose, strlen(purpose));
-    cdp_region *region = cdp_vault_region(cdp_handle_vault(db, "eu"));
-    cdp_batch *batch = cdp_batch_new();
-    cdp_batch_put(batch, region, CDP_CF_CONSENT, key, 16 + strlen(purpose),
-                  (const uint8_t *)"sealed", 6);
-    cdp_err err = {0};
-    cr_assert_eq(cdp_region_write(region, batch, 1, &err), CDP_OK, "%s", err.message);
-    cdp_batch_free(batch);
+static void set_consent(const char *ref_type, const char *value, const char *purpose,
+                        const char *state) {
+    cdp_actor dpo = {.role = CDP_ROLE_DPO, .key_id = "dpo-key", .region = "eu"};
+    char body[512], *json = NULL;
+    snprintf(body, sizeof body,
+             "{\"identity\":{\"type\":\"%s\",\"value\":\"%s\"},\"purposes\":{\"%s\":"
+             "\"%s\"},\"source\":\"web_banner\",\"notice_version\":\"2026-01\"}",
+             ref_type, value, purpose, state);
+    cr_assert_eq(cdp_consent_set(db, &dpo, body, strlen(body), 0, &json), CDP_OK, "%s",
+                 cdp_errmsg(db));
+    cdp_free(json);
 }
 
-Test(subject_export, consent_records_of_the_person_and_merged_profiles_are_counted) {
+Test(subject_export, consent_history_of_the_person_and_merged_profiles_is_exported) {
+    /* A grant recorded on the web visitor before the merge, a denial after it. */
+    send_ok("web", "{\"type\":\"identify\",\"anonymousId\":\"web-anna\",\"messageId\":\"w1\","
+                   "\"traits\":{\"email\":\"anna@example.org\",\"first_name\":\"Anna\"}}");
+    set_consent("email", "anna@example.org", "marketing", "granted");
     make_merged_person();
+    set_consent("user_id", "anna-1", "analytics", "denied");
+    set_consent("user_id", "anna-1", "marketing", "withdrawn");
     json_t *doc = export_json("user_id:anna-1");
-    cr_assert_eq(
-        json_integer_value(json_object_get(json_object_get(doc, "counts"), "consent_records_held")),
-        0);
-    char self[33], merged[33];
-    snprintf(self, sizeof self, "%s", json_string_value(json_object_get(doc, "profile_id")));
-    snprintf(merged, sizeof merged, "%s",
-             json_string_value(json_array_get(
-                 json_object_get(json_object_get(doc, "subject"), "merged_from"), 0)));
-    json_decref(doc);
-    put_consent(self, "marketing");
-    put_consent(self, "analytics");
-    put_consent(merged, "advertising");
-    doc = export_json("user_id:anna-1");
-    cr_assert_eq(
-        json_integer_value(json_object_get(json_object_get(doc, "counts"), "consent_records_held")),
-        3);
-    cr_assert_eq(json_array_size(json_object_get(doc, "consent")), 0,
-                 "decoded consent items arrive with the consent codec");
+    json_t *counts = json_object_get(doc, "counts");
+    json_t *consent = json_object_get(doc, "consent");
+    cr_assert_eq(json_integer_value(json_object_get(counts, "consent_records_held")), 3);
+    cr_assert_eq(json_array_size(consent), 3, "the whole history, withdrawal included");
+    int granted = 0, denied = 0, withdrawn = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(consent, i, item) {
+        const char *state = json_string_value(json_object_get(item, "state"));
+        granted += strcmp(state, "granted") == 0;
+        denied += strcmp(state, "denied") == 0;
+        withdrawn += strcmp(state, "withdrawn") == 0;
+        cr_assert_str_eq(json_string_value(json_object_get(item, "notice_version")), "2026-01");
+    }
+    cr_assert(granted == 1 && denied == 1 && withdrawn == 1);
     json_decref(doc);
     /* Bo's consent is not Anna's. */
     json_t *bo = export_json("user_id:bo-2");
-    cr_assert_eq(
-        json_integer_value(json_object_get(json_object_get(bo, "counts"), "consent_records_held")),
-        0);
+    cr_assert_eq(json_array_size(json_object_get(bo, "consent")), 0);
     json_decref(bo);
 }
 

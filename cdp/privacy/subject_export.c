@@ -3,6 +3,7 @@
  * the moment it is read: the JSON document is written piece by piece (jansson dumps one item at
  * a time), the Avro file one datum per item. Nothing grows with the number of events. */
 #include "privacy/subject_export.h"
+#include "consent/consent.h"
 
 #include <avro.h>
 #include <jansson.h>
@@ -659,34 +660,61 @@ static cdp_status emit_merge(exporter *x, const char *member_hex, const uint8_t 
 
 /* ---- consent -------------------------------------------------------------------------------- */
 
-/* The consent section. HOOK FOR THE MERGE WITH cdp/consent/: the consent record codec (and
- * how its records are sealed) is being written in parallel, so for now this walks the consent
- * column family under the profile and every profile merged into it (keys: profile id ||
- * purpose) and reports only how many records are held — counts.consent_records_held, in the
- * JSON "counts" and the Avro end item — without opening them; the section itself stays empty.
- * The lead wires the decoded records here at merge: open each value with the member's key
- * (each_member_record does), decode it with the consent codec and emit one item per record —
- * JSON {"profile_id", "purpose", "state", "time", "source", "notice_version", "proof": {"tcf",
- * "gpc", "request_id"}, "basis"}, Avro the SubjectConsent branch of schemas/subject_export.avsc,
- * which already has those fields — counting counts.consent. */
+/* Every consent record of the profile and of the profiles merged into it, oldest first within
+ * each member (history is kept: withdrawals and denials included), decoded with the person's
+ * key. counts.consent_records_held is the raw number of records stored, so a reader can check
+ * that every record held was exported. */
+static cdp_status emit_consent(exporter *x, const char *member_hex, const uint8_t *key,
+                               size_t key_len, const uint8_t *plain, size_t plain_len) {
+    (void)key;
+    (void)key_len;
+    cdp_consent_record record = {0};
+    cdp_status status = cdp_consent_record_decode(plain, plain_len, &record, x->err);
+    if (status == CDP_OK && x->format == CDP_SUBJECT_FORMAT_JSON) {
+        status = json_item(
+            x, json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:{s:s?, s:b, s:s?}, s:s?}",
+                         "profile_id", member_hex, "purpose", record.purpose, "state",
+                         cdp_consent_state_text(record.state), "time", (json_int_t)record.time_ms,
+                         "source", record.source, "notice_version", record.notice_version,
+                         "proof", "tcf", record.tcf, "gpc", record.gpc, "request_id",
+                         record.request_id, "basis", record.basis));
+    } else if (status == CDP_OK) {
+        avro_value_t item;
+        status = item_begin(x, ITEM_CONSENT, &item);
+        if (status == CDP_OK)
+            status = set_string(x, &item, "profile_id", member_hex);
+        if (status == CDP_OK)
+            status = set_string(x, &item, "purpose", record.purpose);
+        if (status == CDP_OK)
+            status = set_string(x, &item, "state", cdp_consent_state_text(record.state));
+        if (status == CDP_OK)
+            status = set_long(x, &item, "time", record.time_ms);
+        if (status == CDP_OK)
+            status = set_string(x, &item, "source", record.source ? record.source : "");
+        if (status == CDP_OK)
+            status = set_optional_string(x, &item, "notice_version", record.notice_version);
+        if (status == CDP_OK)
+            status = set_optional_string(x, &item, "tcf", record.tcf);
+        if (status == CDP_OK)
+            status = set_boolean(x, &item, "gpc", record.gpc);
+        if (status == CDP_OK)
+            status = set_optional_string(x, &item, "request_id", record.request_id);
+        if (status == CDP_OK)
+            status = set_optional_string(x, &item, "basis", record.basis);
+        if (status == CDP_OK)
+            status = item_append(x);
+    }
+    cdp_consent_record_clear(&record);
+    if (status == CDP_OK) {
+        x->counts.consent++;
+        x->counts.consent_records_held++;
+    }
+    return status;
+}
+
 static cdp_status export_consent_section(exporter *x) {
     CHECK(section_begin(x, "consent"));
-    cdp_status status = CDP_OK;
-    for (size_t m = 0; status == CDP_OK && m < member_count(x); m++) {
-        uint8_t id[CDP_PROFILE_ID_BYTES];
-        const char *hex;
-        if (member_id(x, m, id, &hex) != 0)
-            continue;
-        cdp_iter *iter = NULL;
-        status = cdp_region_iter(cdp_vault_region(x->subject->vault), CDP_CF_CONSENT, id, sizeof id,
-                                 &iter, x->err);
-        for (; status == CDP_OK && cdp_iter_valid(iter); cdp_iter_next(iter))
-            x->counts.consent_records_held++;
-        if (status == CDP_OK && iter != NULL)
-            status = cdp_iter_status(iter, x->err);
-        cdp_iter_free(iter);
-    }
-    CHECK(status);
+    CHECK(each_member_record(x, CDP_CF_CONSENT, emit_consent));
     return section_end(x);
 }
 

@@ -85,6 +85,8 @@ cdp_status cdp_access_erase(const cdp_identity_env *env, const cdp_actor *actor,
                             const char *value, const char *request_id, int64_t now_ms,
                             char **receipt_json, cdp_err *err);
 cdp_status cdp_access_erase_purge(const cdp_identity_env *env, size_t *purged, cdp_err *err);
+/* At open: completes erasures a crash interrupted (signs missing receipts, then purges). */
+cdp_status cdp_access_erase_recover(const cdp_identity_env *env, cdp_err *err);
 cdp_status cdp_access_lift_suppression(const cdp_identity_env *env, const cdp_actor *actor,
                                        const char *type, const char *value, int64_t now_ms,
                                        cdp_err *err);

@@ -31,9 +31,10 @@ cdp_status cdp_access_audit(const cdp_identity_env *env, size_t region_index,
         .reason = reason != NULL && cdp_audit_token_ok(reason) ? reason : NULL,
         .request_id = cdp_audit_token_ok(actor->request_id) ? actor->request_id : NULL,
     };
-    /* A refusal is synced: it is the evidence that nothing moved. */
-    return cdp_audit_write(env->audit_logs[region_index], NULL, &entry, 1,
-                           decision == CDP_AUDIT_DENY, NULL, err);
+    /* Reads and refusals reach the WAL now and the disk at the next sync (every ingest request,
+     * consent write and checkpoint syncs): syncing each refusal would let any caller force an
+     * fsync per request. */
+    return cdp_audit_write(env->audit_logs[region_index], NULL, &entry, 1, 0, NULL, err);
 }
 
 /* ---- counts by reason --------------------------------------------------------------------- */

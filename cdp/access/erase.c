@@ -24,3 +24,7 @@ cdp_status cdp_access_lift_suppression(const cdp_identity_env *env, const cdp_ac
                            cdp_role_name(actor->role));
     return cdp_privacy_lift(env, actor, type, value, now_ms, err);
 }
+
+cdp_status cdp_access_erase_recover(const cdp_identity_env *env, cdp_err *err) {
+    return cdp_privacy_recover(env, err);
+}

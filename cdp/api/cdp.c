@@ -350,7 +350,7 @@ cdp_status cdp_open(const char *data_dir, const cdp_options *options, cdp_t **ou
         status = open_identity(db, path, &err);
     /* An erasure a crash interrupted is completed before anything else runs. */
     if (status == CDP_OK)
-        status = cdp_access_erase_purge(&db->identity_env, NULL, &err);
+        status = cdp_access_erase_recover(&db->identity_env, &err);
     if (status != CDP_OK)
         goto fail;
     return CDP_OK;

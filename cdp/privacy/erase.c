@@ -591,6 +591,12 @@ cdp_status cdp_privacy_erase(const cdp_identity_env *env, const cdp_actor *actor
     if (status == CDP_OK && locked_region != region_index)
         status = cdp_err_set(err, CDP_CONFLICT,
                              "the person moved region during the erasure; retry");
+    if (status == CDP_NOT_FOUND) {
+        /* Erased by another request meanwhile: its receipt, as for any repeated erasure. */
+        pthread_mutex_unlock(&env->region_locks[region_index]);
+        status = previous_erasure(env, type, value, receipt_json, err);
+        goto done;
+    }
     cdp_vault *vault = env->vaults[region_index];
     if (status == CDP_OK)
         status = add_member(&work, id, err);
@@ -702,8 +708,12 @@ static void widen_range(json_t *entry, uint8_t low[CDP_PROFILE_ID_BYTES],
     }
 }
 
-static cdp_status purge_region(const cdp_identity_env *env, size_t region_index, size_t *purged,
-                               cdp_err *err) {
+/* recover: also sign receipts a crash left unsigned (at open, when no erasure is running).
+ * Otherwise an unsigned entry belongs to an erasure in progress in another thread, which signs it
+ * itself: it is left for the next purge, so this one never overwrites that thread's journal
+ * write (or the other way round). */
+static cdp_status purge_region(const cdp_identity_env *env, size_t region_index, int recover,
+                               size_t *purged, cdp_err *err) {
     cdp_region *region = cdp_vault_region(env->vaults[region_index]);
     pending_list pending = {0};
     json_t **entries = NULL;
@@ -719,10 +729,16 @@ static cdp_status purge_region(const cdp_identity_env *env, size_t region_index,
         status = cdp_err_set(err, CDP_NOMEM, "out of memory");
         goto done;
     }
+    size_t ready = 0;
     for (size_t i = 0; i < pending.count && status == CDP_OK; i++) {
         char key[META_KEY_MAX];
         meta_key(key, JOURNAL_PREFIX, pending.request_ids[i]);
         status = meta_get_json(region, key, &entries[i], err);
+        if (status == CDP_OK && !recover && json_object_get(entries[i], "receipt") == NULL) {
+            json_decref(entries[i]);
+            entries[i] = NULL;
+            continue;
+        }
         if (status == CDP_OK && json_object_get(entries[i], "receipt") == NULL) {
             /* A crash between the erase batch and its receipt: sign it now. */
             status = finish_receipt(env, region_index, pending.request_ids[i], entries[i], NULL,
@@ -732,10 +748,12 @@ static cdp_status purge_region(const cdp_identity_env *env, size_t region_index,
             if (status == CDP_OK)
                 status = meta_get_json(region, key, &entries[i], err);
         }
-        if (status == CDP_OK)
+        if (status == CDP_OK) {
             widen_range(entries[i], low, high, &any_member);
+            ready++;
+        }
     }
-    if (status != CDP_OK)
+    if (status != CDP_OK || ready == 0)
         goto done;
 
     /* The memtables go to SST: the WAL files holding the person's writes become obsolete and
@@ -761,6 +779,8 @@ static cdp_status purge_region(const cdp_identity_env *env, size_t region_index,
 
     for (size_t i = 0; i < pending.count && status == CDP_OK; i++) {
         char key[META_KEY_MAX];
+        if (entries[i] == NULL)
+            continue; /* left for the next purge */
         meta_key(key, JOURNAL_PREFIX, pending.request_ids[i]);
         if (json_object_set_new(entries[i], "state", json_string("done")) != 0)
             status = cdp_err_set(err, CDP_NOMEM, "out of memory");
@@ -773,7 +793,7 @@ static cdp_status purge_region(const cdp_identity_env *env, size_t region_index,
     if (status == CDP_OK)
         status = cdp_region_write(region, batch, 1, err);
     if (status == CDP_OK && purged != NULL)
-        *purged += pending.count;
+        *purged += ready;
 done:
     for (size_t i = 0; entries != NULL && i < pending.count; i++)
         json_decref(entries[i]);
@@ -783,13 +803,22 @@ done:
     return status;
 }
 
-cdp_status cdp_privacy_purge(const cdp_identity_env *env, size_t *purged, cdp_err *err) {
+static cdp_status purge_all(const cdp_identity_env *env, int recover, size_t *purged,
+                            cdp_err *err) {
     cdp_status status = CDP_OK;
     if (purged != NULL)
         *purged = 0;
     for (size_t r = 0; r < env->region_count && status == CDP_OK; r++)
-        status = purge_region(env, r, purged, err);
+        status = purge_region(env, r, recover, purged, err);
     return status;
+}
+
+cdp_status cdp_privacy_purge(const cdp_identity_env *env, size_t *purged, cdp_err *err) {
+    return purge_all(env, 0, purged, err);
+}
+
+cdp_status cdp_privacy_recover(const cdp_identity_env *env, cdp_err *err) {
+    return purge_all(env, 1, NULL, err);
 }
 
 /* ---- suppression ------------------------------------------------------------------------- */

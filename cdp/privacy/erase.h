@@ -53,10 +53,16 @@ cdp_status cdp_privacy_erase(const cdp_identity_env *env, const cdp_actor *actor
                              const char *type, const char *value, const char *request_id,
                              int64_t now_ms, char **receipt_json, cdp_err *err);
 
-/* Completes every pending erasure in every region: signs receipts still unsigned, then purges
- * physically (one flush and one compaction per region for all of them) and marks them done.
- * *purged (may be NULL) counts the erasures completed. */
+/* Completes the pending erasures of every region whose receipt is signed: purges physically
+ * (one flush and one compaction per region for all of them) and marks them done. An erasure
+ * still being signed by another thread is left for the next purge. *purged (may be NULL) counts
+ * the erasures completed. */
 cdp_status cdp_privacy_purge(const cdp_identity_env *env, size_t *purged, cdp_err *err);
+
+/* Crash recovery, at open before any other call: signs the receipts a crash left unsigned (the
+ * audit sequence found through the audit log's person index), then purges every pending
+ * erasure. */
+cdp_status cdp_privacy_recover(const cdp_identity_env *env, cdp_err *err);
 
 /* Removes the suppression of type:value (value normalized) in every region, with an audit record
  * ("suppression.lift") in the same batch. CDP_NOT_FOUND when it is not suppressed. */

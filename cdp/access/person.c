@@ -46,6 +46,8 @@ cdp_status cdp_access_load_decision_state(const cdp_identity_env *env, cdp_acces
     for (size_t p = 0; p < purposes; p++)
         out->consent[p] = CDP_CONSENT_STATE_NONE;
     out->sensitive_limited = 0;
+    if (env->enforcement_disabled)
+        return CDP_OK; /* benchmark only */
     return cdp_access_read_consent(env, out, err);
 }
 

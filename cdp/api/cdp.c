@@ -103,6 +103,9 @@ cdp_vault *cdp_handle_vault(cdp_t *db, const char *region) {
 const cdp_policy *cdp_handle_policy(const cdp_t *db) { return db->policy; }
 const cdp_identity_env *cdp_handle_identity_env(const cdp_t *db) { return &db->identity_env; }
 void cdp_handle_bench_disable_audit(cdp_t *db) { db->identity_env.audit_disabled = 1; }
+void cdp_handle_bench_disable_enforcement(cdp_t *db) {
+    db->identity_env.enforcement_disabled = 1;
+}
 
 /* Loads the identity rules and builds the arrays identity resolution works over. */
 static cdp_status open_identity(cdp_t *db, const char *policy_dir, cdp_err *err) {

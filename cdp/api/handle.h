@@ -34,6 +34,9 @@ const cdp_identity_env *cdp_handle_identity_env(const cdp_t *db);
 /* Benchmark only: turns the audit of ingest and reads off for this handle, so cdp-bench can
  * report what the audit costs. No public call reaches it. */
 void cdp_handle_bench_disable_audit(cdp_t *db);
+/* Benchmark only: turns the access decision (and its consent look-up) off for this handle's
+ * reads, so cdp-bench can compare enforced reads with unenforced ones. */
+void cdp_handle_bench_disable_enforcement(cdp_t *db);
 
 /* Records err as the calling thread's last error on db and returns its status. */
 cdp_status cdp_handle_fail(const cdp_t *db, const cdp_err *err);

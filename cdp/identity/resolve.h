@@ -43,6 +43,10 @@ typedef struct cdp_identity_env {
     /* Benchmark only (cdp_handle_bench_disable_audit): measure what the audit costs. Never set
      * by any public call. */
     int audit_disabled;
+    /* Benchmark only (cdp_handle_bench_disable_enforcement): reads skip the access decision and
+     * the consent look-up, so cdp-bench can report what enforcement costs. Never set by any
+     * public call. */
+    int enforcement_disabled;
 } cdp_identity_env;
 
 typedef struct cdp_ingest_outcome {

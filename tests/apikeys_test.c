@@ -113,10 +113,10 @@ Test(apikeys, key_has_the_documented_format) {
 
 Test(apikeys, created_key_verifies_with_its_attributes) {
     cdp_actor info, actor;
-    char *secret = create(CDP_ROLE_INGEST, "eu", "pos", "analytics,marketing", &info);
+    char *secret = create(CDP_ROLE_PERSONALIZATION, "eu", "pos", "analytics,marketing", &info);
     cr_assert_eq(verify(secret, &actor), CDP_OK, "%s", cdp_errmsg(db));
     cr_assert_str_eq(actor.key_id, info.key_id);
-    cr_assert_eq(actor.role, CDP_ROLE_INGEST);
+    cr_assert_eq(actor.role, CDP_ROLE_PERSONALIZATION);
     cr_assert_str_eq(actor.region, "eu");
     cr_assert_str_eq(actor.source, "pos");
     cr_assert_str_eq(actor.purposes, "analytics,marketing");
@@ -232,12 +232,12 @@ Test(apikeys, list_shows_attributes_never_secrets_or_hashes) {
     cr_assert_str_eq(json, "[]", "no file yet: no keys");
     cdp_free(json);
     cdp_actor info;
-    char *secret = create(CDP_ROLE_INGEST, "eu", "web", "analytics", &info);
+    char *secret = create(CDP_ROLE_PERSONALIZATION, "eu", "web", "analytics", &info);
     cr_assert_eq(cdp_apikey_revoke(db, info.key_id), CDP_OK);
     char *second = create(CDP_ROLE_AUDITOR, NULL, NULL, NULL, NULL);
     cr_assert_eq(cdp_apikey_list(db, &json), CDP_OK);
     const char *expected[] = {
-        info.key_id,           "\"role\": \"ingest\"",        "\"region\": \"eu\"",
+        info.key_id,           "\"role\": \"personalization\"",        "\"region\": \"eu\"",
         "\"source\": \"web\"", "\"purposes\": \"analytics\"", "\"created_at\": \"20",
         "\"revoked\": true",   "\"revoked\": false",          "\"role\": \"auditor\""};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
@@ -265,6 +265,8 @@ Test(apikeys, bad_attributes_are_refused_and_change_nothing) {
         {NULL, NULL, "ads2", "purposes"},
         {NULL, NULL, "Marketing", "purposes"},
         {NULL, NULL, "a_purpose_name_that_is_over_32_ch", "purposes"},
+        {NULL, NULL, "astrology", "purposes"}, /* not in policies/purposes.json */
+        {NULL, NULL, "analytics", "purposes"}, /* an ingest key reads for no purpose */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cdp_status status = cdp_apikey_create(db, CDP_ROLE_INGEST, cases[i].region, cases[i].source,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/apikeys.h"
+#include "policy/privacy.h"
 #include "api/handle.h"
 #include "util/alloc.h"
 #include "util/bytes.h"
@@ -114,8 +115,10 @@ static int source_valid(const char *source) {
     return 1;
 }
 
-/* A comma-separated list of [a-z_]{1,32}, at most CDP_PURPOSES_MAX characters in all. */
-static cdp_status check_purposes(const char *purposes, cdp_err *err) {
+/* A comma-separated list of [a-z_]{1,32}, at most CDP_PURPOSES_MAX characters in all, each a
+ * purpose of the policy that the role may use (a key can only be narrowed, never widened). */
+static cdp_status check_purposes(const cdp_policy *policy, cdp_role role, const char *purposes,
+                                 cdp_err *err) {
     size_t total = strlen(purposes);
     if (total > CDP_PURPOSES_MAX)
         return cdp_err_set(err, CDP_BAD_REQUEST, "purposes: longer than %d characters",
@@ -131,6 +134,16 @@ static cdp_status check_purposes(const char *purposes, cdp_err *err) {
                                "purposes: \"%.*s\" is not a purpose name (1 to 32 characters "
                                "of a-z and _, separated by commas)",
                                (int)(len > 64 ? 64 : len), item);
+        char name[33];
+        memcpy(name, item, len);
+        name[len] = '\0';
+        if (cdp_policy_purpose(policy, name) == NULL)
+            return cdp_err_set(err, CDP_BAD_REQUEST,
+                               "purposes: \"%s\" is not a purpose of policies/purposes.json", name);
+        if (!cdp_policy_role_may_use(policy, cdp_role_name(role), name))
+            return cdp_err_set(err, CDP_BAD_REQUEST,
+                               "purposes: role %s may not use \"%s\" (policies/roles.json)",
+                               cdp_role_name(role), name);
         if (item[len] == '\0')
             return CDP_OK;
         item += len + 1;
@@ -567,7 +580,7 @@ cdp_status cdp_apikeys_create_at(const char *data_dir, const cdp_policy *policy,
     if (status == CDP_OK)
         status = check_source(source, &err);
     if (status == CDP_OK && purposes != NULL)
-        status = check_purposes(purposes, &err);
+        status = check_purposes(policy, role, purposes, &err);
     if (status != CDP_OK)
         goto done;
     snprintf(entry.source, sizeof entry.source, "%s", source ? source : "");

@@ -19,6 +19,7 @@
 #include "api/apikeys.h"
 #include "policy/privacy.h"
 #include "api/handle.h"
+#include "audit/admin.h"
 #include "util/alloc.h"
 #include "util/bytes.h"
 #include "util/fs.h"
@@ -654,6 +655,14 @@ cdp_status cdp_apikey_create(cdp_t *db, cdp_role role, const char *region, const
         db == NULL ? cdp_err_set(&err, CDP_MISUSE, "apikey_create: NULL handle")
                    : cdp_apikeys_create_at(cdp_handle_data_dir(db), cdp_handle_policy(db), role,
                                            region, source, purposes, secret, info, &err);
+    if (status == CDP_OK) {
+        /* The key exists now whatever happens here: a failed audit append is retried by the
+         * next cdp_maintain or open (idempotent), so it does not fail the call. */
+        cdp_err audit_err = {0};
+        cdp_handle_lock_shared(db);
+        cdp_apikeys_audit_changes(db, &audit_err);
+        cdp_handle_unlock(db);
+    }
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
 }
 
@@ -755,6 +764,14 @@ cdp_status cdp_apikey_revoke(cdp_t *db, const char *key_id) {
     cdp_err err = {0};
     cdp_status status = db == NULL ? cdp_err_set(&err, CDP_MISUSE, "apikey_revoke: NULL handle")
                                    : cdp_apikeys_revoke_at(cdp_handle_data_dir(db), key_id, &err);
+    if (status == CDP_OK) {
+        /* The key exists now whatever happens here: a failed audit append is retried by the
+         * next cdp_maintain or open (idempotent), so it does not fail the call. */
+        cdp_err audit_err = {0};
+        cdp_handle_lock_shared(db);
+        cdp_apikeys_audit_changes(db, &audit_err);
+        cdp_handle_unlock(db);
+    }
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
 }
 
@@ -809,4 +826,31 @@ cdp_status cdp_apikey_list(cdp_t *db, char **json) {
     cdp_status status = db == NULL ? cdp_err_set(&err, CDP_MISUSE, "apikey_list: NULL handle")
                                    : cdp_apikeys_list_at(cdp_handle_data_dir(db), json, &err);
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
+}
+
+cdp_status cdp_apikeys_audit_changes(cdp_t *db, cdp_err *err) {
+    char path[PATH_CAP];
+    apikey_table table = {0};
+    cdp_audit_key_state *states = NULL;
+    cdp_status status = store_path(cdp_handle_data_dir(db), path, err);
+    if (status == CDP_OK)
+        status = table_read(path, &table, err);
+    if (status == CDP_OK && table.count > 0) {
+        states = cdp_calloc(table.count, sizeof *states);
+        if (states == NULL)
+            status = cdp_err_set(err, CDP_NOMEM, "apikeys: out of memory");
+    }
+    if (status == CDP_OK && table.count > 0) {
+        for (size_t i = 0; i < table.count; i++)
+            states[i] = (cdp_audit_key_state){table.entries[i].key_id,
+                                              cdp_role_name(table.entries[i].role),
+                                              table.entries[i].revoked};
+        cdp_audit_log *log =
+            cdp_handle_audit_log(db, cdp_policy_default_region(cdp_handle_policy(db)));
+        status = log != NULL ? cdp_audit_record_key_changes(log, states, table.count, NULL, err)
+                             : cdp_err_set(err, CDP_INTERNAL, "no audit log for the default region");
+    }
+    cdp_free(states);
+    table_free(&table);
+    return status;
 }

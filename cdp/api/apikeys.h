@@ -19,4 +19,9 @@ cdp_status cdp_apikeys_revoke_at(const char *data_dir, const char *key_id, cdp_e
 /* As cdp_apikey_list; caller owns *json (free with cdp_free). */
 cdp_status cdp_apikeys_list_at(const char *data_dir, char **json, cdp_err *err);
 
+/* Records in the default region's audit log every API key created or revoked since the last
+ * call (by this or another process, e.g. `cdpctl keys` while a server runs): see
+ * audit/admin.h. Called at open, by cdp_maintain and after cdp_apikey_create/revoke. */
+cdp_status cdp_apikeys_audit_changes(cdp_t *db, cdp_err *err);
+
 #endif

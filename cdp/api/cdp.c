@@ -1,5 +1,6 @@
 /* The cdp_t handle: creating and opening a data directory (root key, keystore, policy copy,
  * one partition per region), thread-local error messages, and key-epoch closing. */
+#include "api/apikeys.h"
 #include "api/handle.h"
 
 #include <errno.h>
@@ -354,6 +355,9 @@ cdp_status cdp_open(const char *data_dir, const cdp_options *options, cdp_t **ou
     /* An erasure a crash interrupted is completed before anything else runs. */
     if (status == CDP_OK)
         status = cdp_access_erase_recover(&db->identity_env, &err);
+    /* API keys changed while nobody had the store open (`cdpctl keys`): into the audit log. */
+    if (status == CDP_OK)
+        status = cdp_apikeys_audit_changes(db, &err);
     if (status != CDP_OK)
         goto fail;
     return CDP_OK;
@@ -458,6 +462,8 @@ cdp_status cdp_maintain(cdp_t *db, int64_t now_ms) {
     /* Pending erasures are purged physically in one batch. */
     if (status == CDP_OK)
         status = cdp_access_erase_purge(&db->identity_env, NULL, &err);
+    if (status == CDP_OK)
+        status = cdp_apikeys_audit_changes(db, &err);
     cdp_handle_unlock(db);
     if (status != CDP_OK)
         return cdp_handle_fail(db, &err);

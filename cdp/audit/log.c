@@ -67,6 +67,8 @@ struct cdp_audit_log {
 static pthread_mutex_t open_logs_lock = PTHREAD_MUTEX_INITIALIZER;
 static cdp_audit_log *open_logs;
 
+cdp_region *cdp_audit_log_store(cdp_audit_log *log) { return log->region; }
+
 void cdp_audit_options_default(cdp_audit_options *options) {
     options->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
     options->checkpoint_interval_ms = DEFAULT_CHECKPOINT_INTERVAL_MS;

@@ -96,6 +96,7 @@ typedef struct cdp_audit_info {
 void cdp_audit_log_info(cdp_audit_log *log, cdp_audit_info *out);
 
 const char *cdp_audit_log_region(const cdp_audit_log *log); /* borrowed until close */
+cdp_region *cdp_audit_log_store(cdp_audit_log *log);        /* the region it is kept in */
 const char *cdp_audit_log_origin(const cdp_audit_log *log); /* "cdp.audit/<region>" */
 /* The current epoch's audit public key: what auditors verify exports with. */
 cdp_status cdp_audit_log_public_key(cdp_audit_log *log, uint8_t out[32], cdp_err *err);

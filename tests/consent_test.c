@@ -226,7 +226,10 @@ Test(consent, merged_profiles_decide_together) {
     cr_expect_str_eq(json_string_value(json_object_get(by_user, "profile_id")),
                      json_string_value(json_object_get(view, "profile_id")));
     json_t *history = history_of("user_id:bob-1");
-    cr_expect_eq(json_array_size(history), 4);
+    /* The four decisions and the merge's pinned denial of marketing (consent_merge_test). */
+    cr_expect_eq(json_array_size(history), 5);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(history, 4), "source")),
+                     "merge");
     /* A new decision after the merge wins over both members' records. */
     json_decref(set_ok("eu", 0,
                        "{\"identity\": {\"type\": \"email\", \"value\": \"bob@example.com\"}, "

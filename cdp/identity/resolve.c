@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "consent/consent.h"
+#include "consent/consent_merge.h"
 #include "identity/normalize.h"
 #include "identity/profile_ops.h"
 #include "identity/unmerge.h"
@@ -519,6 +520,20 @@ static cdp_status check_traits(const cdp_segment_message *message, cdp_err *err)
     return CDP_OK;
 }
 
+/* Consent-safe merge (cdp/consent/consent_merge.h): in the merge's batch, the strictest state
+ * of every purpose any candidate refused is pinned on the survivor (candidates[0]). */
+static cdp_status merge_consent(cdp_vault *vault, cdp_batch *batch, const resolution *work,
+                                const cdp_segment_message *message, cdp_err *err) {
+    cdp_consent_member members[MAX_CANDIDATES];
+    for (size_t i = 0; i < work->candidate_count; i++) {
+        members[i].person = &work->candidates[i].person;
+        members[i].merged_from = (const char *const *)work->candidates[i].profile.merged_from;
+        members[i].merged_count = work->candidates[i].profile.merged_from_count;
+    }
+    return cdp_consent_merge(vault, batch, members, work->candidate_count, message->timestamp,
+                             message->message_id, NULL, err);
+}
+
 /* ---- the whole message ------------------------------------------------------------------ */
 
 static cdp_status resolve_locked(const cdp_identity_env *env, size_t region_index,
@@ -670,6 +685,8 @@ static cdp_status resolve_locked(const cdp_identity_env *env, size_t region_inde
                                               "*", NULL, message->message_id, rule_version,
                                               refusal, message->timestamp, err);
             } else {
+                /* Consent first, while each candidate's merged_from is still its own. */
+                status = merge_consent(vault, batch, work, message, err);
                 for (size_t i = 1; i < work->candidate_count && status == CDP_OK; i++) {
                     candidate *absorbed = &work->candidates[i];
                     /* The identifier that linked them, as evidence. */

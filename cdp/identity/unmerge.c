@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consent/consent_merge.h"
 #include "identity/profile_ops.h"
 #include "util/alloc.h"
 
@@ -170,6 +171,42 @@ static cdp_status replay(const cdp_identity_env *env, cdp_profile_record *profil
     return status;
 }
 
+static int event_of_member(const stored_event *event, const char *member_hex) {
+    uint8_t member[CDP_PROFILE_ID_BYTES];
+    return cdp_hex_decode(member, sizeof member, member_hex, strlen(member_hex)) == 0 &&
+           memcmp(event->key, member, CDP_PROFILE_ID_BYTES) == 0;
+}
+
+/* 1 when the member holds events and every one of them carries the split identifier. */
+static int member_moves(const char *member_hex, const stored_event *events, size_t count) {
+    size_t held = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!event_of_member(&events[i], member_hex))
+            continue;
+        if (!events[i].carries_split)
+            return 0;
+        held++;
+    }
+    return held > 0;
+}
+
+/* When the split identifier first reached a profile that stays (the merge, or its first event
+ * there): from then on the two sides were one person. INT64_MAX when it never did. */
+static int64_t joined_at(const stored_event *events, size_t count,
+                         const cdp_profile_record *split) {
+    int64_t joined = INT64_MAX;
+    for (size_t i = 0; i < count; i++) {
+        if (!events[i].carries_split || events[i].record.timestamp >= joined)
+            continue;
+        int moves = 0;
+        for (size_t m = 0; m < split->merged_from_count && !moves; m++)
+            moves = event_of_member(&events[i], split->merged_from[m]);
+        if (!moves)
+            joined = events[i].record.timestamp;
+    }
+    return joined;
+}
+
 static cdp_status copy_identity(cdp_profile_record *into, const cdp_identity_entry *entry) {
     return cdp_profile_add_identity(into, entry->type, entry->value, entry->added_at,
                                     entry->source, entry->message_id);
@@ -215,16 +252,22 @@ cdp_status cdp_identity_unmerge(const cdp_identity_env *env, size_t region_index
     split.region = cdp_strdup(profile->region);
     kept.created_at = split.created_at = INT64_MAX;
     kept.restricted = split.restricted = profile->restricted;
+    /* A member profile all of whose events go with the identifier moves with it (its data key,
+     * consent and merge records are the split person's); the others stay. */
     for (size_t m = 0; m < profile->merged_from_count && status == CDP_OK; m++) {
-        char **grown = cdp_realloc(kept.merged_from, (m + 1) * sizeof *grown);
-        if (grown == NULL || (grown[m] = cdp_strdup(profile->merged_from[m])) == NULL) {
+        cdp_profile_record *side = member_moves(profile->merged_from[m], events, count)
+                                       ? &split
+                                       : &kept;
+        size_t at = side->merged_from_count;
+        char **grown = cdp_realloc(side->merged_from, (at + 1) * sizeof *grown);
+        if (grown == NULL || (grown[at] = cdp_strdup(profile->merged_from[m])) == NULL) {
             if (grown != NULL)
-                kept.merged_from = grown;
+                side->merged_from = grown;
             status = cdp_err_set(err, CDP_NOMEM, "out of memory");
             break;
         }
-        kept.merged_from = grown;
-        kept.merged_from_count = m + 1;
+        side->merged_from = grown;
+        side->merged_from_count = at + 1;
     }
     if (kept.profile_id == NULL || kept.region == NULL || split.profile_id == NULL ||
         split.region == NULL)
@@ -305,6 +348,20 @@ cdp_status cdp_identity_unmerge(const cdp_identity_env *env, size_t region_index
         status = cdp_identity_put_merge_record(vault, batch, &split_person, "unmerge", split_id,
                                                profile->profile_id, type, NULL, NULL,
                                                rule_version, "split by a DPO", now, err);
+    if (status == CDP_OK) {
+        /* Consent per side (cdp/consent/consent_merge.h), in the same atomic write. */
+        cdp_consent_split consent = {
+            .kept = person,
+            .kept_members = (const char *const *)kept.merged_from,
+            .kept_member_count = kept.merged_from_count,
+            .split = &split_person,
+            .split_members = (const char *const *)split.merged_from,
+            .split_member_count = split.merged_from_count,
+            .joined_ms = joined_at(events, count, &split),
+            .time_ms = now,
+        };
+        status = cdp_consent_unmerge(vault, batch, &consent, NULL, err);
+    }
     if (status == CDP_OK) {
         uint8_t marker[CDP_BLIND_BYTES];
         no_merge_key(vault, person->profile_id, split_person.profile_id, marker);

@@ -75,7 +75,7 @@ static cdp_status sync_touched(const cdp_identity_env *env, const unsigned char 
 cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
                       const char *body, size_t body_len, int gpc, cdp_ingest_result *result) {
     cdp_err err = {0};
-    json_t *root = NULL, *errors = NULL, *dropped = json_array();
+    json_t *root = NULL, *errors = NULL, *dropped = NULL;
     unsigned char touched[64] = {0};
     if (result != NULL)
         memset(result, 0, sizeof *result);
@@ -97,6 +97,7 @@ cdp_status cdp_ingest(cdp_t *db, const cdp_actor *actor, const char *type_hint,
     if (status != CDP_OK)
         return cdp_handle_fail(db, &err);
     int64_t received = now_ms();
+    dropped = json_array(); /* NULL when out of memory: drops are then not reported */
     int is_batch = type_hint != NULL ? strcmp(type_hint, "batch") == 0
                                      : json_object_get(root, "batch") != NULL;
     cdp_handle_lock_shared(db);

@@ -498,7 +498,7 @@ cdp_status cdp_privacy_backup(const cdp_identity_env *env, const cdp_rootkey *ro
     char path[PATH_CAP], regions_dir[PATH_CAP];
     json_t *manifest = NULL, *regions = NULL;
     char *body = NULL, *text = NULL;
-    int made = 0;
+    int made = 0, existed = 0;
     cdp_status status = CDP_OK;
     if (env->ledger == NULL)
         return cdp_err_set(err, CDP_MISUSE, "backup: the data directory has no erasure ledger");
@@ -508,6 +508,7 @@ cdp_status cdp_privacy_backup(const cdp_identity_env *env, const cdp_rootkey *ro
                                "backup_dir: %s exists and is not empty; a backup never "
                                "overwrites anything",
                                backup_dir);
+        existed = 1;
     } else {
         status = cdp_mkdir(backup_dir, 0700, err);
         if (status != CDP_OK)
@@ -573,8 +574,10 @@ cdp_status cdp_privacy_backup(const cdp_identity_env *env, const cdp_rootkey *ro
         status = cdp_file_write_atomic(path, text, strlen(text), 0600, err);
 done:
     if (status != CDP_OK && made) {
-        /* Leave nothing half-made (the directory itself only if we made it or it was empty). */
+        /* Leave nothing half-made; an empty directory the caller gave stays, empty. */
         cdp_remove_tree(backup_dir);
+        if (existed)
+            (void)cdp_mkdir(backup_dir, 0700, NULL);
     }
     free(text);
     free(body);

@@ -18,6 +18,7 @@
 #include "policy/privacy.h"
 #include "store/records.h"
 #include "store/vault.h"
+#include "crypto/rootkey.h"
 #include "util/err.h"
 
 #define CDP_ACCESS_PURPOSES_MAX 64
@@ -116,5 +117,13 @@ void cdp_access_counter_at(size_t index, const char **reason, unsigned long long
 /* Makes the WAL of a region the ingest touched durable. */
 cdp_status cdp_access_sync_region(const cdp_identity_env *env, size_t region_index,
                                   cdp_err *err);
+
+/* Backups (cdp/privacy/backup.h): the backup of the open data directory, the file work of a
+ * restore, and the replay of erasures the ledger holds beyond what a store has applied. */
+cdp_status cdp_access_backup(const cdp_identity_env *env, const cdp_rootkey *rootkey,
+                             const char *data_dir, const char *backup_dir, int64_t now_ms,
+                             cdp_err *err);
+cdp_status cdp_access_restore_files(const char *backup_dir, const char *data_dir, cdp_err *err);
+cdp_status cdp_access_ledger_replay(const cdp_identity_env *env, size_t *applied, cdp_err *err);
 
 #endif

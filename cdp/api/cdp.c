@@ -20,6 +20,7 @@
 #include "util/alloc.h"
 #include "util/bytes.h"
 #include "util/fs.h"
+#include "privacy/ledger.h"
 
 #ifndef CDP_DEFAULT_POLICY_DIR
 #define CDP_DEFAULT_POLICY_DIR "policies"
@@ -55,6 +56,7 @@ struct cdp {
     int64_t last_retention_sweep_ms;
     pthread_rwlock_t lock;
     int lock_ready;
+    cdp_ledger *ledger; /* DIR/erasures.ledger */
 };
 
 /* The last error of the calling thread, with the handle it belongs to. */
@@ -142,6 +144,17 @@ static cdp_status open_identity(cdp_t *db, const char *policy_dir, cdp_err *err)
     return CDP_OK;
 }
 const char *cdp_handle_data_dir(const cdp_t *db) { return db->data_dir; }
+const cdp_rootkey *cdp_handle_rootkey(const cdp_t *db) { return db->rootkey; }
+
+/* Opens (creating when absent) the erasure ledger and hands it to the erasure path. */
+static cdp_status open_ledger(cdp_t *db, cdp_err *err) {
+    char path[PATH_CAP];
+    cdp_status status = cdp_path_join(path, sizeof path, db->data_dir, CDP_LEDGER_FILE, err);
+    if (status == CDP_OK)
+        status = cdp_ledger_open(path, 1, &db->ledger, err);
+    db->identity_env.ledger = db->ledger;
+    return status;
+}
 size_t cdp_region_count(const cdp_t *db) { return db->region_count; }
 const char *cdp_region_id(const cdp_t *db, size_t index) {
     return index < db->region_count ? db->regions[index].id : NULL;
@@ -323,6 +336,8 @@ cdp_status cdp_open(const char *data_dir, const cdp_options *options, cdp_t **ou
         if (status == CDP_OK)
             status = open_identity(db, path, &err);
         if (status == CDP_OK)
+            status = open_ledger(db, &err);
+        if (status == CDP_OK)
             status = cdp_path_join(path, sizeof path, data_dir, CDP_FILE_FORMAT, &err);
         /* Written last: a directory without FORMAT is a half-made one, never opened. */
         if (status == CDP_OK)
@@ -352,9 +367,14 @@ cdp_status cdp_open(const char *data_dir, const cdp_options *options, cdp_t **ou
         status = cdp_path_join(path, sizeof path, data_dir, CDP_DIR_POLICIES, &err);
     if (status == CDP_OK)
         status = open_identity(db, path, &err);
+    if (status == CDP_OK)
+        status = open_ledger(db, &err);
     /* An erasure a crash interrupted is completed before anything else runs. */
     if (status == CDP_OK)
         status = cdp_access_erase_recover(&db->identity_env, &err);
+    /* So is every erasure of the ledger this store has not applied (a restored copy). */
+    if (status == CDP_OK)
+        status = cdp_access_ledger_replay(&db->identity_env, NULL, &err);
     /* API keys changed while nobody had the store open (`cdpctl keys`): into the audit log. */
     if (status == CDP_OK)
         status = cdp_apikeys_audit_changes(db, &err);
@@ -394,6 +414,7 @@ void cdp_close(cdp_t *db) {
     cdp_free(db->audit_logs);
     cdp_free(db->region_ids);
     cdp_identity_rules_free(db->identity_rules);
+    cdp_ledger_close(db->ledger);
     if (db->block_cache != NULL)
         rocksdb_cache_destroy(db->block_cache);
     cdp_keystore_close(db->keystore);

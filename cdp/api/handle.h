@@ -6,6 +6,7 @@
 #include "audit/log.h"
 #include "cdp/cdp.h"
 #include "crypto/keystore.h"
+#include "crypto/rootkey.h"
 #include "policy/policy.h"
 #include "identity/resolve.h"
 #include "identity/rules.h"
@@ -27,6 +28,8 @@ cdp_audit_log *cdp_handle_audit_log(cdp_t *db, const char *region);
 cdp_vault *cdp_handle_vault(cdp_t *db, const char *region);
 const cdp_policy *cdp_handle_policy(const cdp_t *db);
 const char *cdp_handle_data_dir(const cdp_t *db);
+/* The root key the handle was opened with. Borrowed until cdp_close. */
+const cdp_rootkey *cdp_handle_rootkey(const cdp_t *db);
 
 /* The identity-resolution environment over every region. Borrowed until cdp_close. */
 const cdp_identity_env *cdp_handle_identity_env(const cdp_t *db);

@@ -30,6 +30,8 @@ typedef struct cdp_identity_counters {
     _Atomic unsigned long long erasures; /* people erased (cdp/privacy/erase.c) */
 } cdp_identity_counters;
 
+struct cdp_ledger; /* the erasure ledger, cdp/privacy/ledger.h */
+
 /* What resolution works over; borrowed from the handle. */
 typedef struct cdp_identity_env {
     cdp_vault *const *vaults;       /* one per region, in region_ids order */
@@ -47,6 +49,9 @@ typedef struct cdp_identity_env {
      * the consent look-up, so cdp-bench can report what enforcement costs. Never set by any
      * public call. */
     int enforcement_disabled;
+    /* The data directory's erasure ledger (cdp/privacy/ledger.h): every completed erasure is
+     * appended to it. NULL: none (environments built by tests without a data directory). */
+    struct cdp_ledger *ledger;
 } cdp_identity_env;
 
 typedef struct cdp_ingest_outcome {

@@ -9,6 +9,7 @@
 
 #include "audit/log.h"
 #include "crypto/blind.h"
+#include "privacy/backup.h"
 #include "store/records.h"
 #include "util/alloc.h"
 #include "util/bytes.h"
@@ -636,6 +637,19 @@ cdp_status cdp_privacy_erase(const cdp_identity_env *env, const cdp_actor *actor
     cdp_status synced = cdp_region_sync_wal(cdp_vault_region(vault), status == CDP_OK ? err : NULL);
     if (status == CDP_OK)
         status = synced;
+    /* The erasure is durable: into the ledger outside the regions, so a restore of an older
+     * copy applies it again. A crash before this line leaves the journal entry pending, and the
+     * purge (at the latest at the next open) appends the line. */
+    if (status == CDP_OK) {
+        cdp_crash_point("erase.before_ledger");
+        status = cdp_privacy_ledger_record(env, region_index, request_id,
+                                           json_object_get(journal, "members"), *receipt_json, 0,
+                                           err);
+        if (status != CDP_OK) {
+            cdp_free(*receipt_json);
+            *receipt_json = NULL;
+        }
+    }
     if (status == CDP_OK)
         cdp_crash_point("erase.after_receipt");
 done:
@@ -748,6 +762,11 @@ static cdp_status purge_region(const cdp_identity_env *env, size_t region_index,
             if (status == CDP_OK)
                 status = meta_get_json(region, key, &entries[i], err);
         }
+        /* A crash between the erasure and its ledger line: append it now (once). */
+        if (status == CDP_OK)
+            status = cdp_privacy_ledger_record(
+                env, region_index, pending.request_ids[i], json_object_get(entries[i], "members"),
+                json_string_value(json_object_get(entries[i], "receipt")), 1, err);
         if (status == CDP_OK) {
             widen_range(entries[i], low, high, &any_member);
             ready++;

@@ -488,3 +488,20 @@ cdp_status cdp_region_property(cdp_region *region, cdp_cf cf, const char *proper
                            property);
     return CDP_OK;
 }
+
+cdp_status cdp_region_checkpoint(cdp_region *region, const char *path, cdp_err *err) {
+    char *error = NULL;
+    rocksdb_checkpoint_t *checkpoint = rocksdb_checkpoint_object_create(region->db, &error);
+    /* log_size_for_flush 0: always flush first, so the copy needs no WAL replay. */
+    if (error == NULL)
+        rocksdb_checkpoint_create(checkpoint, path, 0, &error);
+    cdp_status status = CDP_OK;
+    if (error != NULL) {
+        status = cdp_err_set(err, CDP_IO, "region %s: checkpoint to %s: %s", region->name, path,
+                             error);
+        rocksdb_free(error);
+    }
+    if (checkpoint != NULL)
+        rocksdb_checkpoint_object_destroy(checkpoint);
+    return status;
+}

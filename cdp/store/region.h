@@ -111,4 +111,9 @@ cdp_status cdp_region_compact(cdp_region *region, cdp_cf cf, const uint8_t *star
 cdp_status cdp_region_property(cdp_region *region, cdp_cf cf, const char *property,
                                uint64_t *value, cdp_err *err);
 
+/* A consistent copy of the whole region at path (which must not exist), made with a RocksDB
+ * checkpoint: the memtables are flushed first, SST files are hard-linked where path is on the
+ * same file system, copied otherwise. Opens as a region of the same name. */
+cdp_status cdp_region_checkpoint(cdp_region *region, const char *path, cdp_err *err);
+
 #endif

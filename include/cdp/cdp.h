@@ -310,6 +310,37 @@ cdp_status cdp_consent_set(cdp_t *db, const cdp_actor *actor, const char *body, 
 cdp_status cdp_profile_consent(cdp_t *db, const cdp_actor *actor, const char *purpose,
                                const char *ref, char **json);
 
+/* ---- Backups ------------------------------------------------------------------------------- */
+
+/* Writes a consistent backup of the open data directory to backup_dir: a RocksDB checkpoint of
+ * every region, the sealed keystore, the policies, FORMAT, the API keys, the erasure ledger and a
+ * manifest (backup time, the ledger's position, the regions, the format; keyed with a MAC derived
+ * from the root key). NEVER the root key: the operator keeps it separately, and restoring needs
+ * the same root key. Blocks other calls on the handle while the regions are copied (the copy
+ * is consistent across regions). The backup holds personal data (sealed as in the store): keep it
+ * as carefully as the data directory, and delete it when its retention ends.
+ * CDP_EXISTS when backup_dir exists and is not empty; on any failure nothing is left. */
+cdp_status cdp_backup(cdp_t *db, const char *backup_dir);
+
+/* Restores backup_dir into data_dir, which is either the data directory itself, stopped (no
+ * handle open on it: CDP_CONFLICT otherwise), or a new one (absent, or holding only root.key,
+ * erasures.ledger and apikeys). The root key comes from CDP_ROOT_KEY or data_dir/root.key; it
+ * must be the one the backup was made under (CDP_BAD_KEY). Regions and keystore come from the
+ * backup; the erasure ledger and the API keys stay data_dir's own when it has them (revoked keys
+ * stay revoked; copy the live erasures.ledger into a new directory to carry the erasures over).
+ * Every erasure the ledger records after the backup was taken is applied again before the
+ * store serves (the person's records, keys and index entries deleted, their identifiers
+ * suppressed, the stored receipt kept, audited as "erasure.replay") and purged physically; then
+ * the key epoch of every region is closed, so the restored keystore no longer holds the keys the
+ * backup was made under (a backup made before an epoch close would otherwise bring keys back
+ * that the close destroyed). Lifts of suppressions made after the backup must be made again, and
+ * audit records written after the backup are not in the restored log (export it first).
+ * Refusals change nothing: CDP_NOT_FOUND (no backup, no manifest), CDP_CORRUPT (manifest does
+ * not parse or its MAC fails, a file missing), CDP_BAD_KEY, CDP_CONFLICT (data_dir in use, or its
+ * ledger belongs to another data directory or is older than the backup), CDP_EXISTS (data_dir is
+ * something else). cdp_errmsg(NULL) says why. */
+cdp_status cdp_restore(const char *backup_dir, const char *data_dir);
+
 #ifdef __cplusplus
 }
 #endif

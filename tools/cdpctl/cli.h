@@ -25,5 +25,7 @@ int cmd_import(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_export_subject(int argc, char **argv);
 int cmd_erase(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

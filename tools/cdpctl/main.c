@@ -32,6 +32,8 @@ static const char usage[] =
     "                                            erase a person; prints the signed receipt\n"
     "  erase verify --pubkey HEX FILE            verify an erasure receipt offline\n"
     "  erase lift --data DIR --id TYPE:VALUE     lift an erased identifier's suppression\n"
+    "  backup --data DIR --out BACKUP_DIR        consistent backup (never the root key)\n"
+    "  restore --from BACKUP_DIR --data DIR      restore; later erasures are applied again\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
@@ -100,6 +102,10 @@ int main(int argc, char **argv) {
         return cmd_export_subject(argc - 1, argv + 1);
     if (strcmp(command, "erase") == 0)
         return cmd_erase(argc - 1, argv + 1);
+    if (strcmp(command, "backup") == 0)
+        return cmd_backup(argc - 1, argv + 1);
+    if (strcmp(command, "restore") == 0)
+        return cmd_restore(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

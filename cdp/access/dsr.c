@@ -616,13 +616,10 @@ const char *cdp_access_dsr_type_name(size_t type) {
 cdp_status cdp_access_dsr_discovery(const cdp_identity_env *env, char **json, cdp_err *err) {
     static const char *const candidates[] = {"email",     "phone",        "user_id",
                                              "anonymous_id", "device_id", "controller_customer_id"};
+    (void)env;
     json_t *identities = json_array();
     json_t *types = json_array();
     for (size_t i = 0; identities && i < sizeof candidates / sizeof *candidates; i++) {
-        const char *ours = strcmp(candidates[i], "controller_customer_id") == 0 ? "user_id"
-                                                                                 : candidates[i];
-        if (cdp_identity_rule(env->rules, ours) == NULL)
-            continue;
         json_array_append_new(identities, json_pack("{s:s, s:s}", "identity_type", candidates[i],
                                                     "identity_format", "raw"));
         json_array_append_new(identities, json_pack("{s:s, s:s}", "identity_type", candidates[i],

@@ -100,6 +100,20 @@ static int hex64(const char *text, size_t len) {
     return 1;
 }
 
+/* A type the identity rules configure, or an external id type (loyalty_id, pos_customer_id:
+ * "[a-z][a-z0-9_]*_id"), as ingestion takes them from context.externalIds. */
+static int known_type(const cdp_identity_rules *rules, const char *type) {
+    if (cdp_identity_rule(rules, type) != cdp_identity_rule(rules, "\x01"))
+        return 1;
+    size_t len = strlen(type);
+    if (len < 4 || len > 32 || strcmp(type + len - 3, "_id") != 0 || !islower((unsigned char)type[0]))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!islower((unsigned char)type[i]) && !isdigit((unsigned char)type[i]) && type[i] != '_')
+            return 0;
+    return 1;
+}
+
 /* One identity: type (OpenGDPR name or ours), value and format, checked. index names it. */
 static cdp_status add_identity(const cdp_identity_rules *rules, cdp_dsr_parsed *out,
                                const char *field, const char *type, json_t *value,
@@ -111,7 +125,7 @@ static cdp_status add_identity(const cdp_identity_rules *rules, cdp_dsr_parsed *
         return cdp_err_set(err, CDP_BAD_REQUEST, "%s.identity_type: required string", field);
     const char *ours = strcmp(type, "controller_customer_id") == 0 ? "user_id" : type;
     if (strlen(ours) >= sizeof out->identities[0].type || strcmp(ours, "profile") == 0 ||
-        cdp_identity_rule(rules, ours) == NULL)
+        !known_type(rules, ours))
         return cdp_err_set(err, CDP_BAD_REQUEST,
                            "%s.identity_type: unknown identity type \"%.40s\" (see /discovery)",
                            field, type);

@@ -484,3 +484,58 @@ Test(dsr, discovery_lists_types_identities_and_formats) {
     json_decref(root);
     cdp_free(json);
 }
+
+/* sha256("alice@example.com"), the normalized e-mail alice() ingests. */
+static void alice_sha256(char hex[65]) {
+    FILE *pipe = popen("printf '%s' alice@example.com | sha256sum", "r");
+    cr_assert_not_null(pipe);
+    cr_assert_eq(fread(hex, 1, 64, pipe), 64);
+    hex[64] = '\0';
+    pclose(pipe);
+}
+
+static const char *by_sha256(const char *id, const char *type, const char *hex) {
+    static char identities[512];
+    snprintf(identities, sizeof identities,
+             "[{\"identity_type\":\"email\",\"identity_value\":\"%s\","
+             "\"identity_format\":\"sha256\"}]",
+             hex);
+    return opengdpr(id, type, identities, NULL);
+}
+
+Test(dsr, sha256_identity_finds_the_person_after_epoch_close_and_not_after_erasure) {
+    alice();
+    char hex[65], upper[65];
+    alice_sha256(hex);
+    submit_ok(by_sha256(ID1, "access", hex));
+    char *profile = status_field(ID1, "profile_id");
+    cr_assert_not_null(profile, "found by the sha256 of the e-mail");
+    free(profile);
+    /* The hash itself is never stored, in any case. */
+    cdp_close(db);
+    db = NULL;
+    for (int i = 0; i < 64; i++)
+        upper[i] = (char)(hex[i] >= 'a' ? hex[i] - 32 : hex[i]);
+    upper[64] = '\0';
+    cr_assert_eq(test_scan_tree(data_dir, (const uint8_t *)hex, 64, NULL, 0), 0);
+    cr_assert_eq(test_scan_tree(data_dir, (const uint8_t *)upper, 64, NULL, 0), 0);
+    uint8_t raw[32];
+    for (int i = 0; i < 32; i++) {
+        unsigned byte;
+        sscanf(hex + 2 * i, "%2x", &byte);
+        raw[i] = (uint8_t)byte;
+    }
+    cr_assert_eq(test_scan_tree(data_dir, raw, sizeof raw, NULL, 0), 0, "nor its raw bytes");
+    open_db(0);
+    cr_assert_eq(cdp_close_epoch(db, "eu", NULL, NULL), CDP_OK, "%s", cdp_errmsg(db));
+    submit_ok(by_sha256(ID2, "erasure", upper));
+    profile = status_field(ID2, "profile_id");
+    cr_assert_not_null(profile, "still found after the epoch closed (uppercase hex too)");
+    free(profile);
+    cr_assert_eq(cdp_dsr_process(db, 0, 0), CDP_OK, "%s", cdp_errmsg(db));
+    assert_state(ID2, "completed");
+    submit_ok(by_sha256("9c7a5d8e-3b4f-4e5d-9cae-23456789abcd", "access", hex));
+    char *outcome = status_field("9c7a5d8e-3b4f-4e5d-9cae-23456789abcd", "outcome");
+    cr_assert_str_eq(outcome, "not_found", "the sha256 entry went with the erasure");
+    free(outcome);
+}

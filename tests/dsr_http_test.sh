@@ -172,6 +172,21 @@ expect_body metrics_total 'cdp_dsr_requests_total{type="erasure"} 1'
 expect_body metrics_overdue 'cdp_dsr_overdue 0'
 
 stop_server
+
+# ---- cdpctl dsr list / rectify ---------------------------------------------------------------
+out=$("$cdpctl" dsr list --data "$work/data" 2>"$work/err")
+[ $? = 0 ] && pass || fail cli_dsr_list "exit $?: $(cat "$work/err")"
+case "$out" in *"\"subject_request_id\":\"$id2\""*'"request_status":"completed"'*) pass ;;
+    *) fail cli_dsr_list_content "$out" ;; esac
+case "$out" in *ann@example.com*|*ben@example.com*) fail cli_dsr_list_no_identifiers "$out" ;; *) pass ;; esac
+"$cdpctl" dsr --data "$work/data" >/dev/null 2>&1; [ $? = 2 ] && pass || fail cli_dsr_usage "exit not 2"
+out=$("$cdpctl" rectify --data "$work/data" --id email:ann@example.com --traits '{"last_name": "Newer"}' 2>"$work/err")
+case "$out" in *'"rectified":["last_name"]'*) pass ;; *) fail cli_rectify "$out $(cat "$work/err")" ;; esac
+"$cdpctl" rectify --data "$work/data" --id email:ann@example.com --traits '{"last_name": null}' >/dev/null 2>"$work/err"
+[ $? = 2 ] && grep -q 'traits.last_name' "$work/err" && pass || fail cli_rectify_null "$(cat "$work/err")"
+"$cdpctl" rectify --data "$work/data" --id email:ann@example.com >/dev/null 2>&1
+[ $? = 2 ] && pass || fail cli_rectify_usage "exit not 2"
+
 if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|: internal: ' "$work/server.err"; then
     fail server_clean "see below"; cat "$work/server.err"
 else pass; fi

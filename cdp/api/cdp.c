@@ -488,6 +488,10 @@ cdp_status cdp_maintain(cdp_t *db, int64_t now_ms) {
     cdp_handle_unlock(db);
     if (status != CDP_OK)
         return cdp_handle_fail(db, &err);
+    /* Data-subject requests waiting for the worker. */
+    status = cdp_dsr_process(db, now_ms, 0);
+    if (status != CDP_OK)
+        return status;
     /* Expired events: at most once an hour (reads already refuse them). */
     if (now_ms - db->last_retention_sweep_ms >= 3600000) {
         db->last_retention_sweep_ms = now_ms;

@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "access/access.h"
 #include "api/handle.h"
@@ -70,6 +71,19 @@ cdp_status cdp_metrics_text(cdp_t *db, char **text) {
                 break;
             used += (size_t)n;
         }
+    }
+    /* Data-subject requests: received by type, pending, overdue (as of now). */
+    char *dsr = NULL;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (cdp_dsr_metrics_text(db, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, &dsr) ==
+        CDP_OK) {
+        size_t dsr_len = strlen(dsr);
+        if (dsr_len < sizeof buffer - used) {
+            memcpy(buffer + used, dsr, dsr_len);
+            used += dsr_len;
+        }
+        cdp_free(dsr);
     }
     *text = cdp_strndup(buffer, used);
     if (*text == NULL) {

@@ -27,6 +27,19 @@ static enum MHD_Result handle_audit_export(http_request *request);
 static enum MHD_Result handle_audit_pubkey(http_request *request);
 static enum MHD_Result handle_consent(http_request *request);
 static enum MHD_Result handle_profile_consent(http_request *request);
+static enum MHD_Result handle_dsr_discovery(http_request *request);
+static enum MHD_Result handle_dsr_submit(http_request *request);
+static enum MHD_Result handle_dsr_status(http_request *request);
+static enum MHD_Result handle_dsr_result(http_request *request);
+static enum MHD_Result handle_dsr_cancel(http_request *request);
+
+#define DSR_ROLES HTTP_ROLE(CDP_ROLE_DPO)
+/* OpenGDPR's route and its OpenDSR / OpenCompliance aliases. */
+#define DSR_ROUTES(prefix)                                                                        \
+    {"POST", prefix, DSR_ROLES, HTTP_ROUTE_BODY, HTTP_EVENT_LIMIT, NULL, handle_dsr_submit},      \
+        {"GET", prefix "/{ref}", DSR_ROLES, 0, 0, NULL, handle_dsr_status},                       \
+        {"GET", prefix "/{ref}/result", DSR_ROLES, 0, 0, NULL, handle_dsr_result},                \
+        {"DELETE", prefix "/{ref}", DSR_ROLES, 0, 0, NULL, handle_dsr_cancel}
 
 /* Keep in step with policies/roles.json, which documents this table for operators. */
 const http_route http_routes[] = {
@@ -53,6 +66,10 @@ const http_route http_routes[] = {
      handle_unmerge},
     {"GET", "/v1/audit", AUDITOR_ROLES, 0, 0, NULL, handle_audit_export},
     {"GET", "/v1/audit/pubkey", AUDITOR_ROLES, 0, 0, NULL, handle_audit_pubkey},
+    {"GET", "/discovery", DSR_ROLES, 0, 0, NULL, handle_dsr_discovery},
+    DSR_ROUTES("/opengdpr_requests"),
+    DSR_ROUTES("/opendsr_requests"),
+    DSR_ROUTES("/opencompliance_requests"),
 };
 const size_t http_route_count = sizeof http_routes / sizeof http_routes[0];
 
@@ -297,4 +314,70 @@ static enum MHD_Result handle_profile_consent(http_request *request) {
     if (status != CDP_OK)
         return http_respond_failure(request, status);
     return respond_library_json(request, json);
+}
+
+/* ---- Data-subject requests (OpenGDPR / OpenDSR) ----------------------------------------------- */
+
+static enum MHD_Result handle_dsr_discovery(http_request *request) {
+    char *json = NULL;
+    cdp_status status = cdp_dsr_discovery(request->server->db, &json);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return respond_library_json(request, json);
+}
+
+/* 202 Accepted: the request is persisted and the worker carries it out. */
+static enum MHD_Result handle_dsr_submit(http_request *request) {
+    char *json = NULL;
+    cdp_status status = cdp_dsr_submit(request->server->db, &request->actor,
+                                       request->body.data ? request->body.data : "",
+                                       request->body.len, &json, NULL);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return http_respond(request, 202, json_content_type, json, strlen(json), cdp_free);
+}
+
+static enum MHD_Result handle_dsr_status(http_request *request) {
+    char *json = NULL;
+    cdp_status status = cdp_dsr_status(request->server->db, &request->actor, request->param, &json);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return respond_library_json(request, json);
+}
+
+static enum MHD_Result handle_dsr_cancel(http_request *request) {
+    char *json = NULL;
+    cdp_status status = cdp_dsr_cancel(request->server->db, &request->actor, request->param, &json);
+    if (status != CDP_OK)
+        return http_respond_failure(request, status);
+    return respond_library_json(request, json);
+}
+
+/* GET .../ID/result?format=json|avro: written to an unlinked temporary file first (so an error
+ * can still be a JSON answer), then streamed from it. */
+static enum MHD_Result handle_dsr_result(http_request *request) {
+    char format[16];
+    const char *format_arg = query_argument(request, "format", format, sizeof format);
+    FILE *out = tmpfile();
+    if (out == NULL)
+        return http_respond_error(request, 500, "internal", "internal error");
+    cdp_status status =
+        cdp_dsr_result(request->server->db, &request->actor, request->param, format_arg, out);
+    if (status == CDP_OK && fflush(out) != 0)
+        status = CDP_IO;
+    if (status != CDP_OK) {
+        fclose(out);
+        return http_respond_failure(request, status);
+    }
+    long size = ftell(out);
+    int fd = dup(fileno(out));
+    fclose(out);
+    if (size < 0 || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        return http_respond_error(request, 500, "internal", "internal error");
+    }
+    int avro = format_arg != NULL && strcmp(format_arg, "avro") == 0;
+    return http_respond_fd(request, 200, avro ? "application/avro" : json_content_type, fd,
+                           (uint64_t)size);
 }

@@ -710,6 +710,13 @@ static cdp_status resolve_locked(const cdp_identity_env *env, size_t region_inde
                         if (status == CDP_OK)
                             cdp_batch_put(batch, region, CDP_CF_IDENTITY, blind, sizeof blind,
                                           owner->profile_id, CDP_PROFILE_ID_BYTES);
+                        if (status == CDP_OK)
+                            status = cdp_vault_blind_sha256(
+                                vault, absorbed->profile.identities[k].type,
+                                absorbed->profile.identities[k].value, blind, err);
+                        if (status == CDP_OK)
+                            cdp_batch_put(batch, region, CDP_CF_IDENTITY, blind, sizeof blind,
+                                          owner->profile_id, CDP_PROFILE_ID_BYTES);
                     }
                     /* The absorbed profile record goes; its data key stays for its events. */
                     cdp_batch_delete(batch, region, CDP_CF_PROFILES, absorbed->profile_id,
@@ -777,6 +784,11 @@ static cdp_status resolve_locked(const cdp_identity_env *env, size_t region_inde
             cdp_err_set(err, status, "out of memory");
             break;
         }
+        cdp_batch_put(batch, region, CDP_CF_IDENTITY, blind, sizeof blind, owner->profile_id,
+                      CDP_PROFILE_ID_BYTES);
+        status = cdp_vault_blind_sha256(vault, type, id->value, blind, err);
+        if (status != CDP_OK)
+            break;
         cdp_batch_put(batch, region, CDP_CF_IDENTITY, blind, sizeof blind, owner->profile_id,
                       CDP_PROFILE_ID_BYTES);
     }

@@ -293,6 +293,11 @@ cdp_status cdp_identity_unmerge(const cdp_identity_env *env, size_t region_index
             if (status == CDP_OK)
                 cdp_batch_put(batch, region, CDP_CF_IDENTITY, blind, sizeof blind,
                               split_person.profile_id, CDP_PROFILE_ID_BYTES);
+            if (status == CDP_OK)
+                status = cdp_vault_blind_sha256(vault, entry->type, entry->value, blind, err);
+            if (status == CDP_OK)
+                cdp_batch_put(batch, region, CDP_CF_IDENTITY, blind, sizeof blind,
+                              split_person.profile_id, CDP_PROFILE_ID_BYTES);
         }
     }
     if (status == CDP_OK && kept.identity_count == 0)

@@ -1,6 +1,7 @@
 /* Erasure of a merged person: the atomic logical erase, the receipt, the batched physical purge
  * and crash recovery through the journal in `meta` (see erase.h for the layout). */
 #include "privacy/erase.h"
+#include "crypto/blind_sha256.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -278,9 +279,13 @@ static int is_member(const erase_work *work, const uint8_t *id, size_t len) {
 /* Deletes the index entry of (type, value) under every live blind-index key. */
 static void delete_index_entries(const erase_work *work, cdp_batch *batch, cdp_region *region,
                                  const char *type, const char *value) {
+    char sha_type[CDP_SHA256_TYPE_MAX], sha_hex[65];
+    cdp_blind_sha256_companion(type, value, strlen(value), sha_type, sha_hex);
     for (size_t e = 0; e < work->epoch_count; e++) {
         uint8_t blind[CDP_BLIND_BYTES];
         cdp_blind_index(blind, work->blind_keys[e], type, (const uint8_t *)value, strlen(value));
+        cdp_batch_delete(batch, region, CDP_CF_IDENTITY, blind, sizeof blind);
+        cdp_blind_index(blind, work->blind_keys[e], sha_type, (const uint8_t *)sha_hex, 64);
         cdp_batch_delete(batch, region, CDP_CF_IDENTITY, blind, sizeof blind);
     }
 }

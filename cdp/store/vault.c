@@ -2,6 +2,7 @@
  * Sealed values carry no header of their own: the associated data (region, column family,
  * record key) and the person's key decide whether they open. */
 #include "store/vault.h"
+#include "crypto/blind_sha256.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -296,6 +297,9 @@ static cdp_status reindex_person(cdp_vault *vault, cdp_batch *batch, const cdp_p
     for (size_t i = 0; i < profile.identity_count; i++) {
         const cdp_identity_entry *identity = &profile.identities[i];
         uint8_t blind[CDP_BLIND_BYTES];
+        char sha_type[CDP_SHA256_TYPE_MAX], sha_hex[65];
+        cdp_blind_sha256_companion(identity->type, identity->value, strlen(identity->value),
+                                   sha_type, sha_hex);
         for (size_t e = 0; e < old_count; e++) {
             const cdp_region_keys *old = NULL;
             if (cdp_keystore_epoch(vault->keystore, region, old_epochs[e], &old, NULL) != CDP_OK)
@@ -303,9 +307,14 @@ static cdp_status reindex_person(cdp_vault *vault, cdp_batch *batch, const cdp_p
             cdp_blind_index(blind, old->blind_key, identity->type, (const uint8_t *)identity->value,
                             strlen(identity->value));
             cdp_batch_delete(batch, vault->region, CDP_CF_IDENTITY, blind, sizeof blind);
+            cdp_blind_index(blind, old->blind_key, sha_type, (const uint8_t *)sha_hex, 64);
+            cdp_batch_delete(batch, vault->region, CDP_CF_IDENTITY, blind, sizeof blind);
         }
         cdp_blind_index(blind, current->blind_key, identity->type, (const uint8_t *)identity->value,
                         strlen(identity->value));
+        cdp_batch_put(batch, vault->region, CDP_CF_IDENTITY, blind, sizeof blind,
+                      person->profile_id, CDP_PROFILE_ID_BYTES);
+        cdp_blind_index(blind, current->blind_key, sha_type, (const uint8_t *)sha_hex, 64);
         cdp_batch_put(batch, vault->region, CDP_CF_IDENTITY, blind, sizeof blind,
                       person->profile_id, CDP_PROFILE_ID_BYTES);
     }
@@ -394,4 +403,11 @@ done:
     cdp_buf_free_secret(&plain);
     cdp_batch_free(batch);
     return status;
+}
+
+cdp_status cdp_vault_blind_sha256(cdp_vault *vault, const char *type, const char *value,
+                                  uint8_t out[CDP_BLIND_BYTES], cdp_err *err) {
+    char sha_type[CDP_SHA256_TYPE_MAX], sha_hex[65];
+    cdp_blind_sha256_companion(type, value, strlen(value), sha_type, sha_hex);
+    return cdp_vault_blind(vault, sha_type, (const uint8_t *)sha_hex, 64, out, err);
 }

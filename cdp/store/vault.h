@@ -85,6 +85,12 @@ cdp_status cdp_vault_open(cdp_vault *vault, const cdp_person *person, cdp_cf cf,
 cdp_status cdp_vault_blind(cdp_vault *vault, const char *type, const uint8_t *value,
                            size_t value_len, uint8_t out[CDP_BLIND_BYTES], cdp_err *err);
 
+/* The second index key of (type, normalized value): blind("sha256:" + type, lowercase hex of
+ * sha256(value)) under the current blind-index key (crypto/blind_sha256.h). Every put, move or
+ * delete of an identity index entry does the same to this one. */
+cdp_status cdp_vault_blind_sha256(cdp_vault *vault, const char *type, const char *value,
+                                  uint8_t out[CDP_BLIND_BYTES], cdp_err *err);
+
 /* Blind index of (type, normalized value) under the region's suppression key
  * (cdp_keystore_suppress_key): the key of the `suppress` column family. Stable across epochs. */
 cdp_status cdp_vault_suppress_blind(cdp_vault *vault, const char *type, const uint8_t *value,

@@ -340,6 +340,60 @@ cdp_status cdp_backup(cdp_t *db, const char *backup_dir);
  * ledger belongs to another data directory or is older than the backup), CDP_EXISTS (data_dir is
  * something else). cdp_errmsg(NULL) says why. */
 cdp_status cdp_restore(const char *backup_dir, const char *data_dir);
+/* ---- Data-subject requests (OpenGDPR 0.1 / OpenDSR v3), rectification, objection ----------- */
+
+/* Submits a request (POST /opengdpr_requests). body: the OpenGDPR 0.1 body
+ * {"subject_request_id": "<uuid>", "subject_request_type": "erasure"|"access"|"portability"|
+ * "rectification"|"restriction"|"objection", "submitted_time": "ISO-8601", "subject_identities":
+ * [{"identity_type", "identity_value", "identity_format": "raw"|"sha256"}], "api_version": "0.1"}
+ * or the OpenDSR v3 body ("regulation": "gdpr"|"ccpa", "subject_identities": {type: value or
+ * {"value", "format"}}). Rectification carries "extensions": {"cdp": {"traits": {...}}},
+ * objection "extensions": {"cdp": {"purpose": "..."}}. Everything is validated first
+ * (CDP_BAD_REQUEST naming the field; CDP_INVALID_JSON; CDP_INVALID_IDENTIFIER), the identities
+ * are resolved to the person at once (nobody: the request is completed with outcome
+ * "not_found"), and only metadata is stored (never an identifier). The same id again:
+ * CDP_CONFLICT unless the body is identical (then the same answer, *created 0).
+ * *json: {"subject_request_id", "received_time", "expected_completion_time" (submitted + 30
+ * days GDPR, + 45 days CCPA), "request_status"}. Role dpo. Caller owns *json (free with
+ * cdp_free). created may be NULL. */
+cdp_status cdp_dsr_submit(cdp_t *db, const cdp_actor *actor, const char *body, size_t len,
+                          char **json, int *created);
+/* {"subject_request_id", "subject_request_type", "request_status": pending|in_progress|
+ * completed|cancelled, "regulation", "api_version", "submitted_time", "received_time",
+ * "expected_completion_time", "updated_time", "identity_types", "profile_id", "outcome",
+ * "region"}. CDP_NOT_FOUND for an unknown id. Role dpo. Caller owns *json (free with cdp_free). */
+cdp_status cdp_dsr_status(cdp_t *db, const cdp_actor *actor, const char *id, char **json);
+/* {"requests": [status, ...]} in id order. Role dpo. Caller owns *json (free with cdp_free). */
+cdp_status cdp_dsr_list(cdp_t *db, const cdp_actor *actor, char **json);
+/* Cancels a pending request (CDP_CONFLICT in any other state). *json: its status. Role dpo. */
+cdp_status cdp_dsr_cancel(cdp_t *db, const cdp_actor *actor, const char *id, char **json);
+/* Writes the result of a completed request to out (borrowed; flushed, not closed): access and
+ * portability: the subject export (cdp_subject_export; format "json", or "avro" for
+ * portability; NULL: json), generated now; erasure: the signed receipt; the others: {"outcome"}.
+ * CDP_CONFLICT while not completed, CDP_BAD_REQUEST "format: ..." for another format. Role dpo. */
+cdp_status cdp_dsr_result(cdp_t *db, const cdp_actor *actor, const char *id, const char *format,
+                          FILE *out);
+/* The worker (cdp_maintain calls it): carries out up to max (0: 64) pending requests, pending ->
+ * in_progress -> completed; an interrupted one runs again. */
+cdp_status cdp_dsr_process(cdp_t *db, int64_t now_ms, size_t max);
+/* GET /discovery: {"api_version", "supported_api_versions", "supported_regulations",
+ * "supported_identities": [{"identity_type", "identity_format"}],
+ * "supported_subject_request_types", "processor_certificate": null}. Caller owns *json. */
+cdp_status cdp_dsr_discovery(cdp_t *db, char **json);
+/* Prometheus text as of now_ms: cdp_dsr_requests_total{type}, cdp_dsr_pending,
+ * cdp_dsr_overdue (pending or in progress past due). Caller owns *text (free with cdp_free). */
+cdp_status cdp_dsr_metrics_text(cdp_t *db, int64_t now_ms, char **text);
+
+/* Rectification (GDPR Art. 16): sets the traits of traits_json (a JSON object; source "dpo",
+ * time now) on the person ref names, and rewrites their stored events so the old values are
+ * gone from the live store. Audited "dsr.rectify". Role dpo. *json: {"profile_id", "rectified":
+ * [names], "events_rewritten"}; caller owns it (free with cdp_free). */
+cdp_status cdp_rectify(cdp_t *db, const cdp_actor *actor, const char *ref,
+                       const char *traits_json, char **json);
+/* Objection (GDPR Art. 21): records a consent withdrawal of purpose with source "dsr".
+ * Audited "dsr.objection". Role dpo. *json: {"profile_id", "purpose", "state", "source"}. */
+cdp_status cdp_object(cdp_t *db, const cdp_actor *actor, const char *ref, const char *purpose,
+                      char **json);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,8 @@ int cmd_keys(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_restrict(int argc, char **argv);
+int cmd_dsr(int argc, char **argv);
+int cmd_rectify(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_export_subject(int argc, char **argv);

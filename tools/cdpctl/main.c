@@ -22,6 +22,9 @@ static const char usage[] =
     "  audit verify --pubkey HEX FILE            verify an export offline; exit 0 only if intact\n"
     "  restrict --data DIR --id TYPE:VALUE [--lift]\n"
     "                                            restrict processing of a person (Art. 18)\n"
+    "  rectify --data DIR --id TYPE:VALUE --traits JSON\n"
+    "                                            correct traits; old values leave events (Art. 16)\n"
+    "  dsr list --data DIR                       data-subject requests and their status\n"
     "  import --data DIR --source NAME FILE      ingest Segment-Spec events, one JSON object a\n"
     "                                            line (FILE - is stdin); progress on stderr\n"
     "  profile --data DIR --purpose P --id TYPE:VALUE\n"
@@ -106,6 +109,10 @@ int main(int argc, char **argv) {
         return cmd_backup(argc - 1, argv + 1);
     if (strcmp(command, "restore") == 0)
         return cmd_restore(argc - 1, argv + 1);
+    if (strcmp(command, "dsr") == 0)
+        return cmd_dsr(argc - 1, argv + 1);
+    if (strcmp(command, "rectify") == 0)
+        return cmd_rectify(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

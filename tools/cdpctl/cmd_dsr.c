@@ -1,0 +1,123 @@
+/* cdpctl dsr list: the data-subject requests and their status; cdpctl rectify: rectification
+ * (GDPR Art. 16) by the local DPO. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char dsr_usage[] =
+    "usage: cdpctl dsr list --data DIR\n"
+    "  Prints {\"requests\": [...]}: every data-subject request (OpenGDPR / OpenDSR) with its\n"
+    "  type, regulation, request_status, times and due date. No identifier is ever stored.\n";
+
+static const char rectify_usage[] =
+    "usage: cdpctl rectify --data DIR --id TYPE:VALUE --traits JSON\n"
+    "  Sets the corrected traits (a JSON object) on the person and rewrites their stored events\n"
+    "  so the old values are gone. Prints {\"profile_id\", \"rectified\", \"events_rewritten\"}.\n"
+    "  Audited as the local DPO (\"dsr.rectify\").\n";
+
+static int open_db(const char *command, const char *data_dir, cdp_t **db, cdp_actor *actor) {
+    cdp_options open_options;
+    cdp_options_default(&open_options);
+    *db = NULL;
+    cdp_status status = cdp_open(data_dir, &open_options, db);
+    if (status == CDP_OK)
+        status = cdp_actor_local(*db, CDP_ROLE_DPO, NULL, NULL, actor);
+    if (status != CDP_OK) {
+        int code = cli_fail(command, status, cdp_errmsg(*db));
+        cdp_close(*db);
+        *db = NULL;
+        return code;
+    }
+    return EXIT_OK;
+}
+
+int cmd_dsr(int argc, char **argv) {
+    static const struct option options[] = {{"data", required_argument, NULL, 'd'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    if (argc < 2 || strcmp(argv[1], "list") != 0) {
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            fputs(dsr_usage, stdout);
+            return EXIT_OK;
+        }
+        return cli_usage_error("dsr", dsr_usage, "expected a subcommand: list");
+    }
+    const char *data_dir = NULL;
+    int option;
+    optind = 1;
+    opterr = 0;
+    argc--;
+    argv++;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (option == 'd')
+            data_dir = optarg;
+        else if (option == 'h') {
+            fputs(dsr_usage, stdout);
+            return EXIT_OK;
+        } else
+            return cli_usage_error("dsr", dsr_usage, "unknown option");
+    }
+    if (optind < argc)
+        return cli_usage_error("dsr", dsr_usage, "unexpected argument");
+    if (data_dir == NULL)
+        return cli_usage_error("dsr", dsr_usage, "--data is required");
+    cdp_t *db;
+    cdp_actor actor;
+    int code = open_db("dsr", data_dir, &db, &actor);
+    if (db == NULL)
+        return code;
+    char *json = NULL;
+    cdp_status status = cdp_dsr_list(db, &actor, &json);
+    if (status != CDP_OK)
+        code = cli_fail("dsr", status, cdp_errmsg(db));
+    else
+        printf("%s\n", json);
+    cdp_free(json);
+    cdp_close(db);
+    return code;
+}
+
+int cmd_rectify(int argc, char **argv) {
+    static const struct option options[] = {{"data", required_argument, NULL, 'd'},
+                                            {"id", required_argument, NULL, 'i'},
+                                            {"traits", required_argument, NULL, 't'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    const char *data_dir = NULL, *ref = NULL, *traits = NULL;
+    int option;
+    optind = 1;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (option == 'd')
+            data_dir = optarg;
+        else if (option == 'i')
+            ref = optarg;
+        else if (option == 't')
+            traits = optarg;
+        else if (option == 'h') {
+            fputs(rectify_usage, stdout);
+            return EXIT_OK;
+        } else
+            return cli_usage_error("rectify", rectify_usage, "unknown option");
+    }
+    if (optind < argc)
+        return cli_usage_error("rectify", rectify_usage, "unexpected argument");
+    if (data_dir == NULL || ref == NULL || traits == NULL)
+        return cli_usage_error("rectify", rectify_usage, "--data, --id and --traits are required");
+    cdp_t *db;
+    cdp_actor actor;
+    int code = open_db("rectify", data_dir, &db, &actor);
+    if (db == NULL)
+        return code;
+    char *json = NULL;
+    cdp_status status = cdp_rectify(db, &actor, ref, traits, &json);
+    if (status != CDP_OK)
+        code = cli_fail("rectify", status, cdp_errmsg(db));
+    else
+        printf("%s\n", json);
+    cdp_free(json);
+    cdp_close(db);
+    return code;
+}

@@ -79,18 +79,20 @@ cdp_status cdp_access_resolve(const cdp_identity_env *env, const cdp_actor *acto
                 out->region_index = r;
         }
         if (status == CDP_NOT_FOUND)
-            return cdp_err_set(err, CDP_NOT_FOUND, "no profile with this id");
+            return cdp_err_set(err, CDP_NOT_FOUND, "ref: no profile with this id");
     } else {
         cdp_buf normalized = {0};
         const cdp_region_policy *home = cdp_policy_region(env->policy, actor->region);
         status = cdp_normalize_identifier(type, value, strlen(value),
                                           home ? home->default_country : NULL, &normalized, err);
+        if (status != CDP_OK)
+            cdp_err_prefix(err, "ref");
         if (status == CDP_OK)
             status = cdp_identity_lookup(env, type, (const char *)normalized.data,
                                          &out->region_index, profile_id, err);
         cdp_buf_free(&normalized);
         if (status == CDP_NOT_FOUND)
-            return cdp_err_set(err, CDP_NOT_FOUND, "no profile holds this %s", type);
+            return cdp_err_set(err, CDP_NOT_FOUND, "ref: no profile holds this %s", type);
         if (status == CDP_OK)
             status = load_profile(env->vaults[out->region_index], profile_id, out, err);
     }

@@ -1,6 +1,7 @@
 /* The access and portability export (GDPR Art. 15 and 20) through the one door: role, format
  * and person checked, the export audited (durably) before any data leaves, then written by
  * cdp/privacy/subject_export. */
+#include <string.h>
 #include <time.h>
 
 #include "access/access_internal.h"
@@ -43,8 +44,20 @@ cdp_status cdp_access_subject_export(const cdp_identity_env *env, const cdp_acto
     cdp_status status = cdp_subject_format_parse(format, &parsed, err);
     if (status != CDP_OK)
         return status;
+    /* The person as every access finds them; their key and profile move into the subject. */
     cdp_subject subject = {0};
-    status = cdp_subject_resolve(env, actor->region, ref, &subject, err);
+    cdp_access_person opened;
+    status = cdp_access_resolve(env, actor, ref, &opened, err);
+    if (status == CDP_OK) {
+        subject.region_index = opened.region_index;
+        subject.vault = opened.vault;
+        subject.audit_log = env->audit_logs[opened.region_index];
+        subject.person = opened.person;
+        subject.profile = opened.profile;
+        memset(&opened.person, 0, sizeof opened.person);
+        memset(&opened.profile, 0, sizeof opened.profile);
+    }
+    cdp_access_person_clear(&opened);
     if (status == CDP_OK)
         status = audit_export(env, actor, &subject, err);
     if (status == CDP_OK)

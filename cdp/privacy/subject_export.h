@@ -29,7 +29,8 @@ typedef enum cdp_subject_format {
 /* "json" or "avro"; CDP_BAD_REQUEST naming the field "format" otherwise (also for NULL). */
 cdp_status cdp_subject_format_parse(const char *name, cdp_subject_format *out, cdp_err *err);
 
-/* A resolved person. Fill with cdp_subject_resolve; clear with cdp_subject_clear. */
+/* A resolved person (cdp/access fills it from cdp_access_resolve); clear with
+ * cdp_subject_clear. */
 typedef struct cdp_subject {
     size_t region_index;        /* home region, an index into the identity env's regions */
     cdp_vault *vault;           /* borrowed from the handle */
@@ -38,13 +39,6 @@ typedef struct cdp_subject {
     cdp_profile_record profile; /* decoded profile: freed by cdp_subject_clear */
 } cdp_subject;
 
-/* Finds the person a reference names ("TYPE:VALUE", normalized as at ingest, or
- * "profile:<32 hex>") in any region and loads their profile. default_region: whose default
- * country normalizes phone numbers without one (the caller's region). CDP_INVALID_IDENTIFIER for
- * a malformed ref, CDP_NOT_FOUND for nobody. On success the caller owns *out's contents (free
- * with cdp_subject_clear); on failure *out is cleared. */
-cdp_status cdp_subject_resolve(const cdp_identity_env *env, const char *default_region,
-                               const char *ref, cdp_subject *out, cdp_err *err);
 void cdp_subject_clear(cdp_subject *subject); /* accepts a zeroed or cleared subject */
 
 /* How many items of each kind an export wrote. */

@@ -57,6 +57,7 @@ check ledger_kept grep -q '"request_id":"dsr-7"' "$work/data/erasures.ledger"
 pub=$("$cdpctl" audit pubkey --data "$work/data" --region us)
 "$cdpctl" audit export --data "$work/data" --region us --format jsonl --out "$work/audit.jsonl" 2>/dev/null
 check audit_has_replay grep -q erasure.replay "$work/audit.jsonl"
+check audit_has_restore grep -q admin.restore "$work/audit.jsonl"
 check audit_verifies test "$(code_of "$cdpctl" audit verify --pubkey "$pub" "$work/audit.jsonl")" = 0
 
 # A new directory: the operator brings the root key and the live ledger.

@@ -8,6 +8,7 @@
 
 #include "access/access.h"
 #include "api/handle.h"
+#include "audit/admin.h"
 
 static int64_t wall_ms(void) {
     struct timespec ts;
@@ -26,6 +27,11 @@ cdp_status cdp_backup(cdp_t *db, const char *backup_dir) {
     cdp_status status = cdp_access_backup(cdp_handle_identity_env(db), cdp_handle_rootkey(db),
                                           cdp_handle_data_dir(db), backup_dir, wall_ms(), &err);
     cdp_handle_unlock(db);
+    /* An admin action: recorded in the default region's log (after the copy, so not in it). */
+    if (status == CDP_OK)
+        status = cdp_audit_record_admin(
+            cdp_handle_audit_log(db, cdp_policy_default_region(cdp_handle_policy(db))),
+            "admin.backup", NULL, &err);
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(db, &err);
 }
 
@@ -44,6 +50,12 @@ cdp_status cdp_restore(const char *backup_dir, const char *data_dir) {
         status = cdp_close_epoch(db, cdp_region_id(db, i), NULL, NULL);
     if (status != CDP_OK)
         cdp_err_set(&err, status, "restore: %s", cdp_errmsg(db));
+    cdp_err audit_err = {0};
+    if (status == CDP_OK &&
+        cdp_audit_record_admin(
+            cdp_handle_audit_log(db, cdp_policy_default_region(cdp_handle_policy(db))),
+            "admin.restore", NULL, &audit_err) != CDP_OK)
+        status = cdp_err_set(&err, audit_err.status, "restore: %s", audit_err.message);
     cdp_close(db);
     return status == CDP_OK ? CDP_OK : cdp_handle_fail(NULL, &err);
 }

@@ -81,3 +81,15 @@ done:
     cdp_free(reasons);
     return status;
 }
+
+cdp_status cdp_audit_record_admin(cdp_audit_log *log, const char *operation, const char *reason,
+                                  cdp_err *err) {
+    cdp_audit_entry entry = {
+        .actor_key_id = "local",
+        .actor_role = "admin",
+        .operation = operation,
+        .decision = CDP_AUDIT_ALLOW,
+        .reason = reason,
+    };
+    return cdp_audit_write(log, NULL, &entry, 1, 1, NULL, err);
+}

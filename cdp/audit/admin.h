@@ -22,4 +22,9 @@ typedef struct cdp_audit_key_state {
 cdp_status cdp_audit_record_key_changes(cdp_audit_log *log, const cdp_audit_key_state *keys,
                                         size_t count, size_t *recorded, cdp_err *err);
 
+/* One admin action of the local operator ("admin.backup", "admin.restore"), synced. reason: a
+ * token or NULL. */
+cdp_status cdp_audit_record_admin(cdp_audit_log *log, const char *operation, const char *reason,
+                                  cdp_err *err);
+
 #endif

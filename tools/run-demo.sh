@@ -40,7 +40,7 @@ if "$build/cdpctl" --help | grep -q '^  serve'; then
         personalization=$(awk '$1 == "personalization" {print $2}' "$keys")
         admin=$(awk '$1 == "admin" {print $2}' "$keys")
         echo "  curl -u $ingest: -d '{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":\"alice@example.com\"}}' http://$host_port/v1/identify"
-        echo "  curl -H 'Authorization: Bearer $personalization' -H 'X-CDP-Purpose: analytics' http://$host_port/v1/profiles/email:alice%40example.com"
+        echo "  curl -H 'Authorization: Bearer $personalization' -H 'X-CDP-Purpose: personalization' http://$host_port/v1/profiles/email:alice%40example.com"
         echo "  curl -H 'Authorization: Bearer $admin' http://$host_port/metrics"
     fi
     exec "$build/cdpctl" serve --data "$demo" --listen "$listen"

@@ -309,10 +309,8 @@ static cdp_status walk_member(cdp_vault *vault, const cdp_person *person, int on
                               record_fn fn, void *context, size_t *opened, cdp_err *err) {
     cdp_iter *iter = NULL;
     cdp_buf plain = {0};
-    cdp_status status = cdp_region_iter(cdp_vault_region(vault), CDP_CF_CONSENT,
-                                        person->profile_id, CDP_PROFILE_ID_BYTES, &iter, err);
-    if (status == CDP_OK)
-        cdp_iter_seek_last(iter);
+    cdp_status status = cdp_region_iter_last(cdp_vault_region(vault), CDP_CF_CONSENT,
+                                             person->profile_id, CDP_PROFILE_ID_BYTES, &iter, err);
     uint8_t group[PURPOSE_TOKEN_BYTES];
     int64_t group_time = 0;
     int have_group = 0;

@@ -325,29 +325,35 @@ static int ingest_main(int argc, char **argv) {
 
 /* cdp-bench reads [--events N] [--reads N] [--rounds N] [--only audited] */
 static int reads_main(int argc, char **argv) {
-    size_t events = 20000, reads = 20000, rounds = 3;
+    size_t events = 20000, reads = 20000, rounds = 3, threads = 1;
     const char *only = NULL;
     static const struct option options[] = {{"events", required_argument, NULL, 'e'},
                                             {"reads", required_argument, NULL, 'r'},
                                             {"rounds", required_argument, NULL, 'n'},
+                                            {"threads", required_argument, NULL, 't'},
                                             {"only", required_argument, NULL, 'o'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     int option;
     optind = 1;
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (option == 'e' || option == 'r' || option == 'n') {
+        if (option == 'e' || option == 'r' || option == 'n' || option == 't') {
             char *end = NULL;
             size_t value = strtoul(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || value == 0) {
-                fprintf(stderr, "cdp-bench reads: a positive number, not \"%s\"\n", optarg);
+            if (end == optarg || *end != '\0' || value == 0 || (option == 't' && value > 8)) {
+                fprintf(stderr, "cdp-bench reads: a positive number (threads: 1..8), not \"%s\"\n",
+                        optarg);
                 return 2;
             }
-            *(option == 'e' ? &events : option == 'r' ? &reads : &rounds) = value;
+            *(option == 'e'   ? &events
+              : option == 'r' ? &reads
+              : option == 'n' ? &rounds
+                              : &threads) = value;
         } else if (option == 'o' && strcmp(optarg, "audited") == 0) {
             only = optarg;
         } else {
-            fputs("usage: cdp-bench reads [--events N] [--reads N] [--rounds N] [--only audited]\n"
+            fputs("usage: cdp-bench reads [--events N] [--reads N] [--rounds N] [--threads N]\n"
+                  "                       [--only audited]\n"
                   "  profile_read alone over stores filled as by cdp-bench ingest (default 20,000\n"
                   "  events and reads, 3 rounds, best of each); --only audited: just the enforced,\n"
                   "  audited reads (to profile them)\n",
@@ -357,8 +363,10 @@ static int reads_main(int argc, char **argv) {
     }
     if (sodium_init() < 0)
         return 1;
-    return cdp_bench_reads(events, reads, (int)rounds, only, getenv("CDP_POLICY_DIR")) == 0 ? 0
-                                                                                           : 1;
+    return cdp_bench_reads(events, reads, (int)rounds, (int)threads, only,
+                           getenv("CDP_POLICY_DIR")) == 0
+               ? 0
+               : 1;
 }
 
 /* cdp-bench erase [--quick] [--people N] [--erasures N] */

@@ -286,6 +286,8 @@ static void usage(FILE *to) {
     fputs("usage: cdp-bench [--quick] [--records N] [--key-cache-entries N]\n"
           "       cdp-bench ingest [--quick] [--events N]\n"
           "       cdp-bench erase [--quick] [--people N] [--erasures N]\n"
+          "       cdp-bench reads [--events N] [--reads N] [--rounds N] [--threads N] "
+          "[--only audited]\n"
           "  (default)               profile_put / profile_get against raw RocksDB and libsodium\n"
           "  --quick                 20,000 records (default 1,000,000)\n"
           "  --key-cache-entries N   data-key cache per region (default 262,144)\n"
@@ -323,7 +325,7 @@ static int ingest_main(int argc, char **argv) {
     return cdp_bench_ingest(events, getenv("CDP_POLICY_DIR")) == 0 ? 0 : 1;
 }
 
-/* cdp-bench reads [--events N] [--reads N] [--rounds N] [--only audited] */
+/* cdp-bench reads [--events N] [--reads N] [--rounds N] [--threads N] [--only audited] */
 static int reads_main(int argc, char **argv) {
     size_t events = 20000, reads = 20000, rounds = 3, threads = 1;
     const char *only = NULL;

@@ -429,10 +429,8 @@ static cdp_status collect_member(cdp_vault *vault, const uint8_t member[CDP_PROF
         return status;
     cdp_iter *iter = NULL;
     cdp_buf plain = {0};
-    status = cdp_region_iter(cdp_vault_region(vault), CDP_CF_EVENTS, member, CDP_PROFILE_ID_BYTES,
-                             &iter, err);
-    if (status == CDP_OK)
-        cdp_iter_seek_last(iter);
+    status = cdp_region_iter_last(cdp_vault_region(vault), CDP_CF_EVENTS, member,
+                                  CDP_PROFILE_ID_BYTES, &iter, err);
     size_t taken = 0;
     for (; status == CDP_OK && cdp_iter_valid(iter) && taken < line->limit; cdp_iter_prev(iter)) {
         size_t key_len = 0, value_len = 0;

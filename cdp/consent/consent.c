@@ -309,10 +309,8 @@ static cdp_status walk_member(cdp_vault *vault, const cdp_person *person, int on
                               record_fn fn, void *context, size_t *opened, cdp_err *err) {
     cdp_iter *iter = NULL;
     cdp_buf plain = {0};
-    cdp_status status = cdp_region_iter(cdp_vault_region(vault), CDP_CF_CONSENT,
-                                        person->profile_id, CDP_PROFILE_ID_BYTES, &iter, err);
-    if (status == CDP_OK)
-        cdp_iter_seek_last(iter);
+    cdp_status status = cdp_region_iter_last(cdp_vault_region(vault), CDP_CF_CONSENT,
+                                             person->profile_id, CDP_PROFILE_ID_BYTES, &iter, err);
     uint8_t group[PURPOSE_TOKEN_BYTES];
     int64_t group_time = 0;
     int have_group = 0;
@@ -358,12 +356,132 @@ static cdp_status walk_member(cdp_vault *vault, const cdp_person *person, int on
     return status;
 }
 
+/* Opens one stored record, checks it against its key and hands it to fn. */
+static cdp_status open_record(cdp_vault *vault, const cdp_person *person, const uint8_t *key,
+                              size_t key_len, const uint8_t *value, size_t value_len,
+                              cdp_buf *plain, record_fn fn, void *context, size_t *opened,
+                              cdp_err *err) {
+    const uint8_t *token = NULL;
+    int64_t time_ms = 0;
+    cdp_consent_record record;
+    if (parse_key(key, key_len, &token, &time_ms) != 0)
+        return cdp_err_set(err, CDP_CORRUPT, "consent: malformed key of %zu bytes", key_len);
+    cdp_status status =
+        cdp_vault_open(vault, person, CDP_CF_CONSENT, key, key_len, value, value_len, plain, err);
+    if (status == CDP_OK)
+        status = cdp_consent_record_decode(plain->data, plain->len, &record, err);
+    if (status != CDP_OK)
+        return status;
+    uint8_t expected[PURPOSE_TOKEN_BYTES];
+    purpose_token(expected, person, record.purpose);
+    if (memcmp(expected, token, sizeof expected) != 0 || record.time_ms != time_ms) {
+        cdp_consent_record_clear(&record);
+        return cdp_err_set(err, CDP_CORRUPT, "consent: record does not match its key");
+    }
+    (*opened)++;
+    return fn(context, &record, err);
+}
+
+/* The records at the latest time of one purpose group, copied (sealed) while a forward walk
+ * passes them: key || value each, ends[i] the end of record i. */
+typedef struct group_tail {
+    cdp_buf bytes;
+    size_t *ends;
+    size_t *value_lens;
+    size_t count, cap;
+} group_tail;
+
+static cdp_status tail_add(group_tail *tail, const uint8_t *key, const uint8_t *value,
+                           size_t value_len, cdp_err *err) {
+    if (tail->count == tail->cap) {
+        size_t cap = tail->cap ? 2 * tail->cap : 4;
+        size_t *ends = cdp_realloc(tail->ends, cap * sizeof *ends);
+        if (ends != NULL)
+            tail->ends = ends;
+        size_t *lens = ends != NULL ? cdp_realloc(tail->value_lens, cap * sizeof *lens) : NULL;
+        if (lens == NULL)
+            return cdp_err_set(err, CDP_NOMEM, "consent: out of memory");
+        tail->value_lens = lens;
+        tail->cap = cap;
+    }
+    if (cdp_buf_append(&tail->bytes, key, KEY_BYTES) != CDP_OK ||
+        cdp_buf_append(&tail->bytes, value, value_len) != CDP_OK)
+        return cdp_err_set(err, CDP_NOMEM, "consent: out of memory");
+    tail->value_lens[tail->count] = value_len;
+    tail->ends[tail->count++] = tail->bytes.len;
+    return CDP_OK;
+}
+
+/* Opens the group's latest records newest (highest sequence) first, as the backward walk
+ * would meet them, then empties the tail. */
+static cdp_status tail_flush(group_tail *tail, cdp_vault *vault, const cdp_person *person,
+                             cdp_buf *plain, record_fn fn, void *context, size_t *opened,
+                             cdp_err *err) {
+    cdp_status status = CDP_OK;
+    for (size_t i = tail->count; status == CDP_OK && i > 0; i--) {
+        size_t end = tail->ends[i - 1], value_len = tail->value_lens[i - 1];
+        const uint8_t *key = tail->bytes.data + end - value_len - KEY_BYTES;
+        status = open_record(vault, person, key, KEY_BYTES, key + KEY_BYTES, value_len, plain,
+                             fn, context, opened, err);
+    }
+    tail->count = 0;
+    cdp_buf_reset(&tail->bytes);
+    return status;
+}
+
+/* walk_member with only_newest, walking forward: a memtable skiplist steps back only by
+ * searching again, so the backward walk costs a search per record and a forward one a single
+ * seek. Per purpose group (keys sorted by time, then sequence) only the records at its latest
+ * time are opened, newest first: the same records, in the same order, as the backward walk. */
+static cdp_status walk_member_newest(cdp_vault *vault, const cdp_person *person, record_fn fn,
+                                     void *context, size_t *opened, cdp_err *err) {
+    cdp_iter *iter = NULL;
+    cdp_buf plain = {0};
+    group_tail tail = {0};
+    cdp_status status = cdp_region_iter(cdp_vault_region(vault), CDP_CF_CONSENT,
+                                        person->profile_id, CDP_PROFILE_ID_BYTES, &iter, err);
+    uint8_t group[PURPOSE_TOKEN_BYTES];
+    int64_t group_time = 0;
+    for (; status == CDP_OK && cdp_iter_valid(iter); cdp_iter_next(iter)) {
+        size_t key_len = 0, value_len = 0;
+        const uint8_t *key = cdp_iter_key(iter, &key_len), *token = NULL;
+        int64_t time_ms = 0;
+        if (parse_key(key, key_len, &token, &time_ms) != 0) {
+            status = cdp_err_set(err, CDP_CORRUPT, "consent: malformed key of %zu bytes", key_len);
+            break;
+        }
+        if (tail.count > 0 && memcmp(token, group, sizeof group) != 0) {
+            status = tail_flush(&tail, vault, person, &plain, fn, context, opened, err);
+        } else if (tail.count > 0 && time_ms > group_time) {
+            tail.count = 0; /* a later time in the same group: the earlier ones are not read */
+            cdp_buf_reset(&tail.bytes);
+        }
+        if (status != CDP_OK)
+            break;
+        memcpy(group, token, sizeof group);
+        group_time = time_ms;
+        const uint8_t *value = cdp_iter_value(iter, &value_len);
+        status = tail_add(&tail, key, value, value_len, err);
+    }
+    if (status == CDP_OK && iter != NULL)
+        status = cdp_iter_status(iter, err);
+    if (status == CDP_OK)
+        status = tail_flush(&tail, vault, person, &plain, fn, context, opened, err);
+    cdp_iter_free(iter);
+    cdp_buf_free_secret(&plain);
+    cdp_buf_free(&tail.bytes);
+    cdp_free(tail.ends);
+    cdp_free(tail.value_lens);
+    return status;
+}
+
 /* The owner, then each merged member whose data key still exists. */
 static cdp_status walk_members(cdp_vault *vault, const cdp_person *owner,
                                const char *const *merged_from, size_t merged_count,
                                int only_newest, record_fn fn, void *context, size_t *opened,
                                cdp_err *err) {
-    cdp_status status = walk_member(vault, owner, only_newest, fn, context, opened, err);
+    cdp_status status = only_newest ? walk_member_newest(vault, owner, fn, context, opened, err)
+                                    : walk_member(vault, owner, 0, fn, context, opened, err);
     for (size_t m = 0; status == CDP_OK && m < merged_count; m++) {
         uint8_t member_id[CDP_PROFILE_ID_BYTES];
         if (merged_from[m] == NULL ||
@@ -377,7 +495,9 @@ static cdp_status walk_members(cdp_vault *vault, const cdp_person *owner,
             continue;
         }
         if (status == CDP_OK)
-            status = walk_member(vault, &member, only_newest, fn, context, opened, err);
+            status = only_newest
+                         ? walk_member_newest(vault, &member, fn, context, opened, err)
+                         : walk_member(vault, &member, 0, fn, context, opened, err);
         cdp_person_wipe(&member);
     }
     return status;

@@ -356,8 +356,9 @@ static int prefix_successor(const uint8_t *prefix, size_t len, uint8_t *out, siz
     return 1;
 }
 
-cdp_status cdp_region_iter(cdp_region *region, cdp_cf cf, const uint8_t *prefix,
-                           size_t prefix_len, cdp_iter **out, cdp_err *err) {
+/* An iterator over the prefix, not yet positioned. */
+static cdp_status iter_create(cdp_region *region, cdp_cf cf, const uint8_t *prefix,
+                              size_t prefix_len, cdp_iter **out, cdp_err *err) {
     *out = NULL;
     cdp_iter *iter = cdp_calloc(1, sizeof *iter);
     if (iter == NULL)
@@ -381,12 +382,28 @@ cdp_status cdp_region_iter(cdp_region *region, cdp_cf cf, const uint8_t *prefix,
     rocksdb_readoptions_set_total_order_seek(iter->read_options, 1);
     iter->iterator = rocksdb_create_iterator_cf(region->db, iter->read_options,
                                                 handle_of(region, cf));
-    if (prefix_len > 0)
-        rocksdb_iter_seek(iter->iterator, (const char *)prefix, prefix_len);
-    else
-        rocksdb_iter_seek_to_first(iter->iterator);
     *out = iter;
     return CDP_OK;
+}
+
+cdp_status cdp_region_iter(cdp_region *region, cdp_cf cf, const uint8_t *prefix,
+                           size_t prefix_len, cdp_iter **out, cdp_err *err) {
+    cdp_status status = iter_create(region, cf, prefix, prefix_len, out, err);
+    if (status != CDP_OK)
+        return status;
+    if (prefix_len > 0)
+        rocksdb_iter_seek((*out)->iterator, (const char *)prefix, prefix_len);
+    else
+        rocksdb_iter_seek_to_first((*out)->iterator);
+    return CDP_OK;
+}
+
+cdp_status cdp_region_iter_last(cdp_region *region, cdp_cf cf, const uint8_t *prefix,
+                                size_t prefix_len, cdp_iter **out, cdp_err *err) {
+    cdp_status status = iter_create(region, cf, prefix, prefix_len, out, err);
+    if (status == CDP_OK)
+        cdp_iter_seek_last(*out);
+    return status;
 }
 
 void cdp_iter_seek_last(cdp_iter *iter) {

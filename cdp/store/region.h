@@ -86,6 +86,10 @@ cdp_status cdp_region_iter(cdp_region *region, cdp_cf cf, const uint8_t *prefix,
                            size_t prefix_len, cdp_iter **out, cdp_err *err);
 /* Positions at the last key with the prefix (for newest-first timelines). */
 void cdp_iter_seek_last(cdp_iter *iter);
+/* cdp_region_iter positioned at the last key with the prefix: one seek instead of two (the
+ * newest-first reads: consent, timelines). */
+cdp_status cdp_region_iter_last(cdp_region *region, cdp_cf cf, const uint8_t *prefix,
+                                size_t prefix_len, cdp_iter **out, cdp_err *err);
 int cdp_iter_valid(const cdp_iter *iter);
 void cdp_iter_next(cdp_iter *iter);
 void cdp_iter_prev(cdp_iter *iter);

@@ -286,6 +286,8 @@ static void usage(FILE *to) {
     fputs("usage: cdp-bench [--quick] [--records N] [--key-cache-entries N]\n"
           "       cdp-bench ingest [--quick] [--events N]\n"
           "       cdp-bench erase [--quick] [--people N] [--erasures N]\n"
+          "       cdp-bench reads [--events N] [--reads N] [--rounds N] [--threads N] "
+          "[--only audited]\n"
           "  (default)               profile_put / profile_get against raw RocksDB and libsodium\n"
           "  --quick                 20,000 records (default 1,000,000)\n"
           "  --key-cache-entries N   data-key cache per region (default 262,144)\n"
@@ -321,6 +323,52 @@ static int ingest_main(int argc, char **argv) {
     if (sodium_init() < 0)
         return 1;
     return cdp_bench_ingest(events, getenv("CDP_POLICY_DIR")) == 0 ? 0 : 1;
+}
+
+/* cdp-bench reads [--events N] [--reads N] [--rounds N] [--threads N] [--only audited] */
+static int reads_main(int argc, char **argv) {
+    size_t events = 20000, reads = 20000, rounds = 3, threads = 1;
+    const char *only = NULL;
+    static const struct option options[] = {{"events", required_argument, NULL, 'e'},
+                                            {"reads", required_argument, NULL, 'r'},
+                                            {"rounds", required_argument, NULL, 'n'},
+                                            {"threads", required_argument, NULL, 't'},
+                                            {"only", required_argument, NULL, 'o'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    int option;
+    optind = 1;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (option == 'e' || option == 'r' || option == 'n' || option == 't') {
+            char *end = NULL;
+            size_t value = strtoul(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || value == 0 || (option == 't' && value > 8)) {
+                fprintf(stderr, "cdp-bench reads: a positive number (threads: 1..8), not \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            *(option == 'e'   ? &events
+              : option == 'r' ? &reads
+              : option == 'n' ? &rounds
+                              : &threads) = value;
+        } else if (option == 'o' && strcmp(optarg, "audited") == 0) {
+            only = optarg;
+        } else {
+            fputs("usage: cdp-bench reads [--events N] [--reads N] [--rounds N] [--threads N]\n"
+                  "                       [--only audited]\n"
+                  "  profile_read alone over stores filled as by cdp-bench ingest (default 20,000\n"
+                  "  events and reads, 3 rounds, best of each); --only audited: just the enforced,\n"
+                  "  audited reads (to profile them)\n",
+                  option == 'h' ? stdout : stderr);
+            return option == 'h' ? 0 : 2;
+        }
+    }
+    if (sodium_init() < 0)
+        return 1;
+    return cdp_bench_reads(events, reads, (int)rounds, (int)threads, only,
+                           getenv("CDP_POLICY_DIR")) == 0
+               ? 0
+               : 1;
 }
 
 /* cdp-bench erase [--quick] [--people N] [--erasures N] */
@@ -368,6 +416,8 @@ int main(int argc, char **argv) {
         return ingest_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "erase") == 0)
         return erase_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "reads") == 0)
+        return reads_main(argc - 1, argv + 1);
     size_t records = 1000000, key_cache_entries = 0;
     static const struct option options[] = {{"quick", no_argument, NULL, 'q'},
                                             {"records", required_argument, NULL, 'n'},

@@ -342,3 +342,162 @@ int cdp_bench_ingest(size_t events, const char *policy_dir) {
         cdp_remove_tree(base);
     return result;
 }
+
+/* cdp-bench reads: the profile_read figures alone, repeated, over stores filled as cdp-bench
+ * ingest fills them (warm-up plus `events` messages, then consent; none of it timed). With only
+ * "audited" the run does nothing but enforced, audited reads (for a profiler). */
+typedef struct read_job {
+    cdp_t *db;
+    size_t people, reads;
+    unsigned seed;
+    int failed;
+} read_job;
+
+static void *read_thread(void *arg) {
+    read_job *job = arg;
+    cdp_actor reader;
+    memset(&reader, 0, sizeof reader);
+    reader.role = CDP_ROLE_PERSONALIZATION;
+    snprintf(reader.key_id, sizeof reader.key_id, "bench");
+    snprintf(reader.region, sizeof reader.region, "eu");
+    for (size_t i = 0; i < job->reads; i++) {
+        job->seed = job->seed * 1103515245u + 12345u;
+        char ref[64], *json = NULL;
+        snprintf(ref, sizeof ref, "user_id:user-%u", (job->seed >> 8) % (unsigned)job->people);
+        cdp_status status = cdp_profile_get(job->db, &reader, "personalization", ref, &json);
+        if (status == CDP_OK)
+            cdp_free(json);
+        else if (status != CDP_NOT_FOUND)
+            job->failed = 1;
+    }
+    return NULL;
+}
+
+/* The reads of read_profiles spread over `threads` threads (each its own order); ops/s. */
+static double read_profiles_threaded(cdp_t *db, size_t people, size_t reads, int threads) {
+    if (threads <= 1)
+        return read_profiles(db, people, reads);
+    pthread_t ids[8];
+    read_job jobs[8];
+    double start = seconds();
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (read_job){.db = db, .people = people, .reads = reads / (size_t)threads,
+                             .seed = 7u + (unsigned)t};
+        pthread_create(&ids[t], NULL, read_thread, &jobs[t]);
+    }
+    int failed = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+        failed |= jobs[t].failed;
+    }
+    double elapsed = seconds() - start;
+    if (failed) {
+        fprintf(stderr, "cdp-bench: profile read refused\n");
+        return 0.0;
+    }
+    return (double)(reads / (size_t)threads * (size_t)threads) / elapsed;
+}
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int cdp_bench_reads(size_t events, size_t reads, int rounds, int threads, const char *only,
+                    const char *policy_dir) {
+    size_t people = events / 10 > 100 ? events / 10 : 100;
+    char base[] = "/tmp/cdp-bench-reads-XXXXXX";
+    if (mkdtemp(base) == NULL)
+        return 1;
+    json_object_seed(0);
+    int result = 0, audited_only = only != NULL && strcmp(only, "audited") == 0;
+    char **warm = NULL, **bodies = NULL, raw_dir[512];
+    size_t *warm_lengths = NULL, *lengths = NULL;
+    size_t warm_count = build_bodies(people, people, 10000000, &warm, &warm_lengths, 1);
+    size_t count = build_bodies(events, people, 0, &bodies, &lengths, 0);
+    snprintf(raw_dir, sizeof raw_dir, "%s/raw", base);
+    cdp_t *db = open_store(base, "audited", policy_dir);
+    cdp_t *bare = audited_only ? NULL : open_store(base, "unaudited", policy_dir);
+    cdp_err err = {0};
+    cdp_region_options raw_options = {.create = 1};
+    cdp_region *raw = NULL;
+    if (db == NULL || (!audited_only && bare == NULL) ||
+        cdp_region_open(raw_dir, "eu", &raw_options, &raw, &err) != CDP_OK) {
+        result = 1;
+        goto done;
+    }
+    if (bare != NULL)
+        cdp_handle_bench_disable_audit(bare);
+    ingest_job job = {.db = db, .raw = raw, .bodies = warm, .lengths = warm_lengths};
+    timed(run_cdp, &job, warm_count, 2);
+    timed(run_raw, &job, warm_count, 2);
+    if (bare != NULL) {
+        job.db = bare;
+        timed(run_cdp, &job, warm_count, 2);
+    }
+    job.bodies = bodies;
+    job.lengths = lengths;
+    timed(run_raw, &job, count, 2);
+    job.db = db;
+    timed(run_cdp, &job, count, 2);
+    if (bare != NULL) {
+        job.db = bare;
+        timed(run_cdp, &job, count, 2);
+    }
+    if (job.failed || grant_consent(db, people) != 0 ||
+        (bare != NULL && grant_consent(bare, people) != 0)) {
+        result = 1;
+        goto done;
+    }
+    double best_raw = 0, best_audited = 0, best_unaudited = 0, best_bare = 0;
+    for (int round = 0; round < rounds; round++) {
+        double cpu = cpu_seconds();
+        double audited = read_profiles_threaded(db, people, reads, threads);
+        cpu = cpu_seconds() - cpu;
+        if (audited > best_audited)
+            best_audited = audited;
+        if (audited_only) {
+            printf("{\"bench\": \"profile_read\", \"round\": %d, \"ops_per_s\": %.0f, "
+                   "\"ops_per_cpu_s\": %.0f}\n",
+                   round, audited, (double)reads / cpu);
+            fflush(stdout);
+            continue;
+        }
+        double raw_reads = read_raw(raw, events, reads);
+        double unaudited = read_profiles_threaded(bare, people, reads, threads);
+        if (raw_reads > best_raw)
+            best_raw = raw_reads;
+        if (unaudited > best_unaudited)
+            best_unaudited = unaudited;
+        printf("{\"bench\": \"profile_read\", \"round\": %d, \"ops_per_s\": %.0f, "
+               "\"ceiling_ops_per_s\": %.0f, \"without_audit_ops_per_s\": %.0f, "
+               "\"ops_per_cpu_s\": %.0f}\n",
+               round, audited, raw_reads, unaudited, (double)reads / cpu);
+        fflush(stdout);
+    }
+    if (bare != NULL) {
+        cdp_handle_bench_disable_enforcement(bare);
+        for (int round = 0; round < rounds; round++) {
+            double unenforced = read_profiles_threaded(bare, people, reads, threads);
+            if (unenforced > best_bare)
+                best_bare = unenforced;
+        }
+        printf("{\"bench\": \"profile_read_best\", \"ops_per_s\": %.0f, "
+               "\"ceiling_ops_per_s\": %.0f, \"ratio\": %.3f, \"unenforced_ops_per_s\": %.0f, "
+               "\"ratio_to_unenforced\": %.3f, \"without_audit_ops_per_s\": %.0f, "
+               "\"reads\": %zu, \"rounds\": %d, \"threads\": %d}\n",
+               best_audited, best_raw, best_audited / best_raw, best_bare,
+               best_audited / best_bare, best_unaudited, reads, rounds, threads);
+    }
+done:
+    if (raw != NULL)
+        cdp_region_close(raw);
+    cdp_close(db);
+    cdp_close(bare);
+    free_bodies(warm, warm_lengths, warm_count);
+    free_bodies(bodies, lengths, count);
+    if (getenv("CDP_BENCH_KEEP") == NULL)
+        cdp_remove_tree(base);
+    return result;
+}

@@ -11,6 +11,8 @@
 # Variables the blocks may use: $CDPCTL (the cdpctl binary), $DATA (a data directory made with
 # `cdpctl init`), $BASE_URL (http://127.0.0.1:PORT of the server), $POLICIES (the shipped
 # policy bundle); the working directory is a scratch directory.
+# Write each check as its own command: `set -e` ignores a failure on the left of && or || and
+# of a command negated with !, so `a && b` or `! a` would check nothing.
 set -u
 build=${CDP_BUILD_DIR:-build}
 source_dir=${CDP_SOURCE_DIR:-.}
@@ -97,7 +99,7 @@ run_doc() { # path relative to the source dir
     fi
 }
 
-for doc in README.md docs/integrating.md; do
+for doc in README.md docs/integrating.md docs/dpo.md docs/auditor.md; do
     if [ ! -f "$source_dir/$doc" ]; then
         failed=$((failed + 1)); echo "FAIL $doc: missing"; continue
     fi

@@ -395,6 +395,13 @@ cdp_status cdp_rectify(cdp_t *db, const cdp_actor *actor, const char *ref,
 cdp_status cdp_object(cdp_t *db, const cdp_actor *actor, const char *ref, const char *purpose,
                       char **json);
 
+/* Validates the policy bundle in dir (regions, privacy files, identity.json, audit.json) as
+ * cdp_open would, without a data directory and without touching the disk. CDP_OK with *report
+ * "N regions, M purposes, ..."; CDP_BAD_POLICY with *report listing every problem, one
+ * "file: path: reason" a line; CDP_MISUSE for a NULL or empty dir (no report). Caller owns
+ * *report (free with cdp_free). Thread-safe. */
+cdp_status cdp_policy_check(const char *dir, char **report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,5 +29,6 @@ int cmd_export_subject(int argc, char **argv);
 int cmd_erase(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif

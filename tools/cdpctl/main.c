@@ -37,6 +37,7 @@ static const char usage[] =
     "  erase lift --data DIR --id TYPE:VALUE     lift an erased identifier's suppression\n"
     "  backup --data DIR --out BACKUP_DIR        consistent backup (never the root key)\n"
     "  restore --from BACKUP_DIR --data DIR      restore; later erasures are applied again\n"
+    "  policy check DIR                          validate a policy bundle; exit 2 on problems\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
@@ -113,6 +114,8 @@ int main(int argc, char **argv) {
         return cmd_dsr(argc - 1, argv + 1);
     if (strcmp(command, "rectify") == 0)
         return cmd_rectify(argc - 1, argv + 1);
+    if (strcmp(command, "policy") == 0)
+        return cmd_policy(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

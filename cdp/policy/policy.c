@@ -27,7 +27,7 @@
 #define SUBDIVISION_CODE_MAX 3
 #define REGION_NAME_MAX 200
 #define PATH_MAX_TEXT 160
-#define QUOTED_MAX 96
+#define QUOTED_MAX CDP_POLICY_QUOTED_MAX
 /* Room kept at the end of the report for the "(N more problems not shown)" line. */
 #define REPORT_TRAILER_ROOM 48
 #define ARENA_BLOCK_SIZE 4096
@@ -145,7 +145,7 @@ static cdp_status report_finish(policy_report *report, cdp_err *err) {
 /* ---- text helpers ------------------------------------------------------------------------- */
 
 /* Writes text in double quotes, escaped and shortened, so a hostile key cannot forge lines. */
-static const char *quoted(char out[QUOTED_MAX], const char *text) {
+const char *cdp_policy_quoted(char out[QUOTED_MAX], const char *text) {
     static const char digits[] = "0123456789abcdef";
     size_t used = 0;
     out[used++] = '"';
@@ -184,7 +184,7 @@ static const char *member_path(char out[PATH_MAX_TEXT], const char *parent, cons
         snprintf(out, PATH_MAX_TEXT, "%s%s%s", parent ? parent : "", parent ? "." : "", key);
     } else {
         char quote[QUOTED_MAX];
-        snprintf(out, PATH_MAX_TEXT, "%s[%s]", parent ? parent : "", quoted(quote, key));
+        snprintf(out, PATH_MAX_TEXT, "%s[%s]", parent ? parent : "", cdp_policy_quoted(quote, key));
     }
     return out;
 }
@@ -360,9 +360,10 @@ static void check_known_keys(loader *ld, const char *parent, const json_t *objec
         char quote[QUOTED_MAX];
         if (nearest != NULL)
             report_add(ld, parent ? parent : "top level", "unknown key %s (did you mean \"%s\"?)",
-                       quoted(quote, key), nearest);
+                       cdp_policy_quoted(quote, key), nearest);
         else
-            report_add(ld, parent ? parent : "top level", "unknown key %s", quoted(quote, key));
+            report_add(ld, parent ? parent : "top level", "unknown key %s",
+                       cdp_policy_quoted(quote, key));
     }
 }
 
@@ -370,8 +371,8 @@ static int check_region_id(loader *ld, const char *path, const char *id) {
     if (all_chars(id, REGION_ID_MIN, REGION_ID_MAX, is_lower))
         return 1;
     char quote[QUOTED_MAX];
-    report_add(ld, path, "invalid region id %s (expected %d to %d letters a-z)", quoted(quote, id),
-               REGION_ID_MIN, REGION_ID_MAX);
+    report_add(ld, path, "invalid region id %s (expected %d to %d letters a-z)",
+               cdp_policy_quoted(quote, id), REGION_ID_MIN, REGION_ID_MAX);
     return 0;
 }
 
@@ -380,7 +381,7 @@ static int check_regime_name(loader *ld, const char *path, const char *name) {
         return 1;
     char quote[QUOTED_MAX];
     report_add(ld, path, "invalid regime name %s (expected %d to %d of a-z and _)",
-               quoted(quote, name), REGIME_NAME_MIN, REGIME_NAME_MAX);
+               cdp_policy_quoted(quote, name), REGIME_NAME_MIN, REGIME_NAME_MAX);
     return 0;
 }
 
@@ -389,10 +390,11 @@ static int check_subdivision_code(loader *ld, const char *path, const char *code
     if (all_chars(code, 1, SUBDIVISION_CODE_MAX, is_upper_or_digit))
         return 1;
     if (all_chars(code, 1, SUBDIVISION_CODE_MAX, is_alnum))
-        report_add(ld, path, "subdivision code %s must be upper case", quoted(quote, code));
+        report_add(ld, path, "subdivision code %s must be upper case",
+                   cdp_policy_quoted(quote, code));
     else
         report_add(ld, path, "invalid subdivision code %s (expected 1 to %d of A-Z and 0-9)",
-                   quoted(quote, code), SUBDIVISION_CODE_MAX);
+                   cdp_policy_quoted(quote, code), SUBDIVISION_CODE_MAX);
     return 0;
 }
 
@@ -404,9 +406,9 @@ static long check_country(loader *ld, const char *path, const char *code) {
         return index;
     char quote[QUOTED_MAX];
     if (has_lower(code) && iso_index_any_case(code) >= 0)
-        report_add(ld, path, "country code %s must be upper case", quoted(quote, code));
+        report_add(ld, path, "country code %s must be upper case", cdp_policy_quoted(quote, code));
     else
-        report_add(ld, path, "unknown ISO 3166-1 alpha-2 code %s", quoted(quote, code));
+        report_add(ld, path, "unknown ISO 3166-1 alpha-2 code %s", cdp_policy_quoted(quote, code));
     return -1;
 }
 
@@ -451,17 +453,18 @@ static cdp_status parse_countries(loader *ld, size_t region_index, json_t *array
         if (slot->region == region_index) {
             report_add(ld, path,
                        "country %s is listed twice (first at regions[%zu].countries[%zu])",
-                       quoted(quote, code), region_index, slot->position);
+                       cdp_policy_quoted(quote, code), region_index, slot->position);
         } else if (slot->region != NOT_LISTED) {
             const char *other = policy->regions[slot->region].id;
             if (other != NULL) {
                 char other_quote[QUOTED_MAX];
-                report_add(
-                    ld, path, "country %s is already in region %s (regions[%zu].countries[%zu])",
-                    quoted(quote, code), quoted(other_quote, other), slot->region, slot->position);
+                report_add(ld, path,
+                           "country %s is already in region %s (regions[%zu].countries[%zu])",
+                           cdp_policy_quoted(quote, code), cdp_policy_quoted(other_quote, other),
+                           slot->region, slot->position);
             } else {
                 report_add(ld, path, "country %s is already in regions[%zu].countries[%zu]",
-                           quoted(quote, code), slot->region, slot->position);
+                           cdp_policy_quoted(quote, code), slot->region, slot->position);
             }
         } else {
             slot->region = region_index;
@@ -512,7 +515,7 @@ static cdp_status parse_country_regimes(loader *ld, const char *parent, json_t *
         long index = check_country(ld, path, code);
         if (index >= 0 && countries != NULL && !array_has_string(countries, code)) {
             report_add(ld, path, "country %s is not in this region's countries",
-                       quoted(quote, code));
+                       cdp_policy_quoted(quote, code));
             index = -1;
         }
         if (!check_kind(ld, path, value, KIND_STRING) ||
@@ -551,8 +554,8 @@ static cdp_status parse_region(loader *ld, size_t index, json_t *object) {
                (policy->regions[first].id == NULL || strcmp(policy->regions[first].id, id) != 0))
             first++;
         if (first < index) {
-            report_add(ld, path, "duplicate region %s (first at regions[%zu])", quoted(quote, id),
-                       first);
+            report_add(ld, path, "duplicate region %s (first at regions[%zu])",
+                       cdp_policy_quoted(quote, id), first);
         } else if ((region->id = arena_strdup(policy, id)) == NULL) {
             return CDP_NOMEM;
         }
@@ -582,7 +585,7 @@ static cdp_status parse_region(loader *ld, size_t index, json_t *object) {
         long country = check_country(ld, path, code);
         if (country >= 0 && countries != NULL && !array_has_string(countries, code))
             report_add(ld, path, "country %s is not in this region's countries",
-                       quoted(quote, code));
+                       cdp_policy_quoted(quote, code));
         else if (country >= 0)
             region->default_country = cdp_iso3166_alpha2[country];
     }
@@ -650,7 +653,8 @@ static cdp_status parse_regions_file(loader *ld, json_t *root) {
                 policy->default_region = policy->regions[i].id;
         char quote[QUOTED_MAX];
         if (policy->default_region == NULL)
-            report_add(ld, "default_region", "%s is not one of the regions", quoted(quote, id));
+            report_add(ld, "default_region", "%s is not one of the regions",
+                       cdp_policy_quoted(quote, id));
     }
     return CDP_OK;
 }

@@ -21,7 +21,7 @@
 #define RETENTION_DAYS_MAX 36500
 #define MS_PER_DAY INT64_C(86400000)
 #define PATH_TEXT 200
-#define QUOTED_MAX 96
+#define QUOTED_MAX CDP_POLICY_QUOTED_MAX
 #define BLOCK_SIZE 4096
 
 struct privacy_block {
@@ -109,34 +109,6 @@ static void problem(ploader *ld, const char *path, const char *format, ...) {
     ld->reporter->add(ld->reporter->context, ld->file, path, reason);
 }
 
-/* text in double quotes, escaped and shortened, so a hostile key cannot forge report lines */
-static const char *quoted(char out[QUOTED_MAX], const char *text) {
-    static const char digits[] = "0123456789abcdef";
-    size_t used = 0;
-    out[used++] = '"';
-    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
-        if (used + 8 >= QUOTED_MAX) {
-            memcpy(out + used, "...", 3);
-            used += 3;
-            break;
-        }
-        if (*c == '"' || *c == '\\') {
-            out[used++] = '\\';
-            out[used++] = (char)*c;
-        } else if (*c < 0x20 || *c >= 0x7f) {
-            out[used++] = '\\';
-            out[used++] = 'x';
-            out[used++] = digits[*c >> 4];
-            out[used++] = digits[*c & 15];
-        } else {
-            out[used++] = (char)*c;
-        }
-    }
-    out[used++] = '"';
-    out[used] = '\0';
-    return out;
-}
-
 /* "parent.key", or "parent[\"key\"]" for a key that is not a plain word */
 static const char *child(char out[PATH_TEXT], const char *parent, const char *key) {
     int plain = *key != '\0' && strlen(key) <= 40;
@@ -148,7 +120,7 @@ static const char *child(char out[PATH_TEXT], const char *parent, const char *ke
         snprintf(out, PATH_TEXT, "%s%s%s", parent ? parent : "", parent ? "." : "", key);
     } else {
         char quote[QUOTED_MAX];
-        snprintf(out, PATH_TEXT, "%s[%s]", parent ? parent : "", quoted(quote, key));
+        snprintf(out, PATH_TEXT, "%s[%s]", parent ? parent : "", cdp_policy_quoted(quote, key));
     }
     return out;
 }
@@ -257,9 +229,10 @@ static void check_keys(ploader *ld, const char *parent, json_t *object, const ch
         char quote[QUOTED_MAX];
         if (nearest != NULL)
             problem(ld, parent ? parent : "top level", "unknown key %s (did you mean \"%s\"?)",
-                    quoted(quote, key), nearest);
+                    cdp_policy_quoted(quote, key), nearest);
         else
-            problem(ld, parent ? parent : "top level", "unknown key %s", quoted(quote, key));
+            problem(ld, parent ? parent : "top level", "unknown key %s",
+                    cdp_policy_quoted(quote, key));
     }
 }
 
@@ -285,7 +258,7 @@ static const char *id_member(ploader *ld, const char *parent, json_t *object, co
     problem(ld, child(path, parent, key),
             "invalid id %s (expected %d to %d of a-z, 0-9 and _, "
             "starting with a letter)",
-            quoted(quote, id), ID_MIN, ID_MAX);
+            cdp_policy_quoted(quote, id), ID_MIN, ID_MAX);
     return NULL;
 }
 
@@ -375,9 +348,9 @@ static cdp_status parse_id_list(ploader *ld, const char *path, json_t *array, li
         const char *canonical =
             of == LIST_CATEGORIES ? known_category(privacy, id) : known_purpose(privacy, id);
         if (canonical == NULL) {
-            problem(ld, item_path, "unknown %s %s", what, quoted(quote, id));
+            problem(ld, item_path, "unknown %s %s", what, cdp_policy_quoted(quote, id));
         } else if (in_list(items, out->count, canonical)) {
-            problem(ld, item_path, "%s %s is listed twice", what, quoted(quote, id));
+            problem(ld, item_path, "%s %s is listed twice", what, cdp_policy_quoted(quote, id));
         } else {
             items[out->count++] = canonical;
         }
@@ -472,14 +445,15 @@ static cdp_status parse_trait_map(ploader *ld, const char *parent, json_t *objec
             problem(ld, path,
                     "invalid trait name %s (expected up to %d of A-Z, a-z, 0-9, _, -, "
                     "$ and inner dots, or \"prefix.*\")",
-                    quoted(quote, name), TRAIT_NAME_MAX);
+                    cdp_policy_quoted(quote, name), TRAIT_NAME_MAX);
             continue;
         }
         if (!check_kind(ld, path, value, KIND_STRING))
             continue;
         const char *category = known_category(privacy, json_string_value(value));
         if (category == NULL) {
-            problem(ld, path, "unknown category %s", quoted(quote, json_string_value(value)));
+            problem(ld, path, "unknown category %s",
+                    cdp_policy_quoted(quote, json_string_value(value)));
             continue;
         }
         size_t stored_len = prefix ? strlen(name) - 1 : strlen(name); /* keeps the dot */
@@ -490,8 +464,9 @@ static cdp_status parse_trait_map(ploader *ld, const char *parent, json_t *objec
                  strncmp(privacy->traits[clash].name, name, stored_len) == 0))
             clash++;
         if (clash < builtin_count) {
-            problem(ld, path, "%s is already classified in traits as %s", quoted(quote, name),
-                    quoted(quote2, privacy->traits[clash].category));
+            problem(ld, path, "%s is already classified in traits as %s",
+                    cdp_policy_quoted(quote, name),
+                    cdp_policy_quoted(quote2, privacy->traits[clash].category));
             continue;
         }
         char *stored = arena_alloc(privacy, stored_len + 1);
@@ -535,7 +510,8 @@ static cdp_status parse_categories(ploader *ld, json_t *root) {
             if (id == NULL || sensitive == NULL)
                 continue;
             if (known_category(privacy, id) != NULL) {
-                problem(ld, child(path, parent, "id"), "duplicate category %s", quoted(quote, id));
+                problem(ld, child(path, parent, "id"), "duplicate category %s",
+                        cdp_policy_quoted(quote, id));
                 continue;
             }
             cdp_category_policy *category = &privacy->categories[privacy->category_count];
@@ -555,12 +531,12 @@ static cdp_status parse_categories(ploader *ld, json_t *root) {
                 found = &privacy->categories[i];
         if (found == NULL)
             problem(ld, "unmapped", "unknown category %s",
-                    quoted(quote, json_string_value(unmapped)));
+                    cdp_policy_quoted(quote, json_string_value(unmapped)));
         else if (found->sensitive)
             problem(ld, "unmapped",
                     "category %s is sensitive; the unmapped category must be the strictest "
                     "non-sensitive one",
-                    quoted(quote, id));
+                    cdp_policy_quoted(quote, id));
         else
             privacy->unmapped = found->id;
     }
@@ -592,14 +568,15 @@ static cdp_status parse_categories(ploader *ld, json_t *root) {
                 problem(ld, path,
                         "unknown Segment event type %s (expected identify, track, page, screen, "
                         "group or alias)",
-                        quoted(quote, type));
+                        cdp_policy_quoted(quote, type));
                 continue;
             }
             if (!check_kind(ld, path, value, KIND_STRING))
                 continue;
             const char *category = known_category(privacy, json_string_value(value));
             if (category == NULL) {
-                problem(ld, path, "unknown category %s", quoted(quote, json_string_value(value)));
+                problem(ld, path, "unknown category %s",
+                        cdp_policy_quoted(quote, json_string_value(value)));
                 continue;
             }
             privacy_event *event = &privacy->events[privacy->event_count++];
@@ -647,7 +624,8 @@ static cdp_status parse_purposes(ploader *ld, json_t *root) {
                     "the consent state of that name, read separately");
             id = NULL;
         } else if (id != NULL && known_purpose(privacy, id) != NULL) {
-            problem(ld, child(path, parent, "id"), "duplicate purpose %s", quoted(quote, id));
+            problem(ld, child(path, parent, "id"), "duplicate purpose %s",
+                    cdp_policy_quoted(quote, id));
             id = NULL;
         }
         json_t *description = member(ld, parent, entry, "description", KIND_STRING, 1);
@@ -671,9 +649,10 @@ static cdp_status parse_purposes(ploader *ld, json_t *root) {
                 while (known < COUNT(lawful_bases) && strcmp(lawful_bases[known], basis) != 0)
                     known++;
                 if (known == COUNT(lawful_bases))
-                    problem(ld, item, "unknown lawful basis %s", quoted(quote, basis));
+                    problem(ld, item, "unknown lawful basis %s", cdp_policy_quoted(quote, basis));
                 else if (in_list(list, purpose.basis_count, basis))
-                    problem(ld, item, "lawful basis %s is listed twice", quoted(quote, basis));
+                    problem(ld, item, "lawful basis %s is listed twice",
+                            cdp_policy_quoted(quote, basis));
                 else
                     list[purpose.basis_count++] = lawful_bases[known];
             }
@@ -730,7 +709,8 @@ static cdp_status parse_regimes(ploader *ld, json_t *root) {
         size_t before = ld->problems;
         const char *id = id_member(ld, parent, entry, "id");
         if (id != NULL && known_regime(privacy, id))
-            problem(ld, child(path, parent, "id"), "duplicate regime %s", quoted(quote, id));
+            problem(ld, child(path, parent, "id"), "duplicate regime %s",
+                    cdp_policy_quoted(quote, id));
         json_t *name = member(ld, parent, entry, "name", KIND_STRING, 1);
         json_t *model = member(ld, parent, entry, "model", KIND_STRING, 1);
         cdp_consent_model parsed = CDP_MODEL_OPT_IN;
@@ -740,7 +720,8 @@ static cdp_status parse_regimes(ploader *ld, json_t *root) {
                 parsed = CDP_MODEL_OPT_OUT;
             else if (strcmp(text, "opt_in") != 0)
                 problem(ld, child(path, parent, "model"),
-                        "must be \"opt_in\" or \"opt_out\", not %s", quoted(quote, text));
+                        "must be \"opt_in\" or \"opt_out\", not %s",
+                        cdp_policy_quoted(quote, text));
         }
         json_t *gpc = member(ld, parent, entry, "honours_gpc", KIND_BOOLEAN, 1);
         json_t *sensitive = member(ld, parent, entry, "sensitive_needs_consent", KIND_BOOLEAN, 1);
@@ -771,13 +752,14 @@ static void check_region_regimes(ploader *ld) {
         snprintf(parent, sizeof parent, "regions[%zu]", i);
         if (!known_regime(ld->privacy, region->regime))
             problem(ld, child(path, parent, "regime"), "unknown regime %s",
-                    quoted(quote, region->regime));
+                    cdp_policy_quoted(quote, region->regime));
         for (size_t s = 0; s < region->subdivision_count; s++) {
             char subdivisions[PATH_TEXT];
             child(subdivisions, parent, "subdivisions");
             if (!known_regime(ld->privacy, region->subdivisions[s].regime))
                 problem(ld, child(path, subdivisions, region->subdivisions[s].code),
-                        "unknown regime %s", quoted(quote, region->subdivisions[s].regime));
+                        "unknown regime %s",
+                        cdp_policy_quoted(quote, region->subdivisions[s].regime));
         }
         for (size_t c = 0; c < region->country_count; c++) {
             const char *regime =
@@ -786,7 +768,7 @@ static void check_region_regimes(ploader *ld) {
             child(own, parent, "country_regimes");
             if (regime != NULL && regime != region->regime && !known_regime(ld->privacy, regime))
                 problem(ld, child(path, own, region->countries[c]), "unknown regime %s",
-                        quoted(quote, regime));
+                        cdp_policy_quoted(quote, regime));
         }
     }
 }
@@ -800,7 +782,7 @@ static const cdp_region_policy *rule_region(ploader *ld, const char *path, const
     const cdp_region_policy *region = cdp_policy_region(ld->regions, id);
     char quote[QUOTED_MAX];
     if (region == NULL)
-        problem(ld, path, "unknown region %s", quoted(quote, id));
+        problem(ld, path, "unknown region %s", cdp_policy_quoted(quote, id));
     return region;
 }
 
@@ -848,7 +830,7 @@ static cdp_status parse_transfers(ploader *ld, json_t *root) {
             problem(ld, child(path, parent, "basis"),
                     "unknown transfer basis %s (expected adequacy, scc, bcr, consent or "
                     "unrestricted)",
-                    quoted(quote, json_string_value(basis)));
+                    cdp_policy_quoted(quote, json_string_value(basis)));
         json_t *purposes = member(ld, parent, entry, "purposes", KIND_ARRAY, 1);
         privacy_list list = {0};
         if (purposes != NULL) {
@@ -891,7 +873,7 @@ static cdp_status parse_retention(ploader *ld, json_t *root) {
         child(path, "days", id);
         const char *category = ld->categories_ok ? known_category(privacy, id) : NULL;
         if (ld->categories_ok && category == NULL)
-            problem(ld, path, "unknown category %s", quoted(quote, id));
+            problem(ld, path, "unknown category %s", cdp_policy_quoted(quote, id));
         if (!json_is_integer(value) || json_integer_value(value) < 0 ||
             json_integer_value(value) > RETENTION_DAYS_MAX) {
             problem(ld, path, "must be an integer from 0 to %d (days; 0: no limit)",
@@ -922,7 +904,7 @@ static cdp_status parse_tcf_map(ploader *ld, const char *name, json_t *object, u
         unsigned long number = strtoul(key, &end, 10);
         if (key[0] < '1' || key[0] > '9' || *end != '\0' || number > max) {
             problem(ld, path, "TCF v2.2 %s are numbered 1 to %u, not %s", thing, max,
-                    quoted(quote, key));
+                    cdp_policy_quoted(quote, key));
             continue;
         }
         if (!check_kind(ld, path, value, KIND_ARRAY))
@@ -977,7 +959,7 @@ static cdp_status parse_roles(ploader *ld, json_t *root) {
         child(parent, "roles", id);
         if (!valid_id(id)) {
             problem(ld, parent, "invalid role name %s (expected %d to %d of a-z, 0-9 and _)",
-                    quoted(quote, id), ID_MIN, ID_MAX);
+                    cdp_policy_quoted(quote, id), ID_MIN, ID_MAX);
             continue;
         }
         if (!check_kind(ld, parent, entry, KIND_OBJECT))

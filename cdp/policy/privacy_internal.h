@@ -9,6 +9,11 @@
 
 #include "policy/privacy.h"
 
+/* A text in double quotes, escaped (\\x.. for controls and non-ASCII) and shortened, so a
+ * hostile key cannot forge lines of a policy report. Shared by policy.c and privacy.c. */
+#define CDP_POLICY_QUOTED_MAX 96
+const char *cdp_policy_quoted(char out[CDP_POLICY_QUOTED_MAX], const char *text);
+
 #define PRIVACY_TCF_PURPOSES 11
 #define PRIVACY_TCF_FEATURES 2
 

@@ -258,6 +258,22 @@ static size_t edit_distance(const char *a, const char *b) {
     return row[b_len];
 }
 
+int cdp_policy_key_known(const char *key, const char *const *known, size_t known_count,
+                         const char **nearest) {
+    size_t best = 3; /* suggest only within two edits */
+    *nearest = NULL;
+    for (size_t i = 0; i < known_count; i++) {
+        if (strcmp(key, known[i]) == 0)
+            return 1;
+        size_t distance = edit_distance(key, known[i]);
+        if (distance < best) {
+            best = distance;
+            *nearest = known[i];
+        }
+    }
+    return 0;
+}
+
 /* ---- ISO 3166-1 --------------------------------------------------------------------------- */
 
 static int compare_code(const void *key, const void *element) {
@@ -344,18 +360,7 @@ static void check_known_keys(loader *ld, const char *parent, const json_t *objec
     json_t *value;
     json_object_foreach((json_t *)object, key, value) {
         const char *nearest = NULL;
-        size_t best = 3; /* suggest only within two edits */
-        int found = 0;
-        for (size_t i = 0; i < known_count && !found; i++) {
-            if (strcmp(key, known[i]) == 0)
-                found = 1;
-            size_t distance = edit_distance(key, known[i]);
-            if (distance < best) {
-                best = distance;
-                nearest = known[i];
-            }
-        }
-        if (found)
+        if (cdp_policy_key_known(key, known, known_count, &nearest))
             continue;
         char quote[QUOTED_MAX];
         if (nearest != NULL)

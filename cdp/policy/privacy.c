@@ -181,30 +181,6 @@ static json_t *member(ploader *ld, const char *parent, json_t *object, const cha
     return check_kind(ld, child(path, parent, key), value, wanted) ? value : NULL;
 }
 
-static size_t edit_distance(const char *a, const char *b) {
-    size_t a_len = strlen(a), b_len = strlen(b);
-    if (a_len > 32 || b_len > 32)
-        return SIZE_MAX;
-    size_t row[33];
-    for (size_t j = 0; j <= b_len; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= a_len; i++) {
-        size_t diagonal = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b_len; j++) {
-            size_t above = row[j];
-            size_t best = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (above + 1 < best)
-                best = above + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diagonal = above;
-        }
-    }
-    return row[b_len];
-}
-
 /* Every key not in known is refused (a typo must not silently drop a setting), with the
  * nearest known key as a hint. */
 static void check_keys(ploader *ld, const char *parent, json_t *object, const char *const *known,
@@ -213,18 +189,7 @@ static void check_keys(ploader *ld, const char *parent, json_t *object, const ch
     json_t *value;
     json_object_foreach(object, key, value) {
         const char *nearest = NULL;
-        size_t best = 3;
-        int found = 0;
-        for (size_t i = 0; i < known_count && !found; i++) {
-            if (strcmp(key, known[i]) == 0)
-                found = 1;
-            size_t distance = edit_distance(key, known[i]);
-            if (distance < best) {
-                best = distance;
-                nearest = known[i];
-            }
-        }
-        if (found)
+        if (cdp_policy_key_known(key, known, known_count, &nearest))
             continue;
         char quote[QUOTED_MAX];
         if (nearest != NULL)

@@ -14,6 +14,11 @@
 #define CDP_POLICY_QUOTED_MAX 96
 const char *cdp_policy_quoted(char out[CDP_POLICY_QUOTED_MAX], const char *text);
 
+/* 1 if key is one of known; else 0 and *nearest the known key within two edits (Levenshtein),
+ * or NULL, for a "did you mean" hint. Shared by policy.c and privacy.c. */
+int cdp_policy_key_known(const char *key, const char *const *known, size_t known_count,
+                         const char **nearest);
+
 #define PRIVACY_TCF_PURPOSES 11
 #define PRIVACY_TCF_FEATURES 2
 

@@ -148,6 +148,18 @@ check profile_unknown_person_exits_1 1 "$cdpctl" profile --data "$data" --purpos
 expect_text profile_unknown_person_not_found "$work/err" "not found"
 check profile_malformed_id 2 "$cdpctl" profile --data "$data" --purpose analytics --id kari
 check profile_needs_id 2 "$cdpctl" profile --data "$data" --purpose analytics
+
+# ---- cdpctl restrict: the same exit codes (an unknown person is 1, a malformed id 2) ----------
+check restrict_sets 0 "$cdpctl" restrict --data "$data" --id email:kari@example.no
+# the local operator reads as the DPO, whose own access a restriction does not stop
+check restricted_read_by_the_dpo 0 "$cdpctl" profile --data "$data" --purpose analytics \
+    --id email:kari@example.no
+check restrict_lifts 0 "$cdpctl" restrict --data "$data" --id email:kari@example.no --lift
+check restrict_unknown_person_exits_1 1 "$cdpctl" restrict --data "$data" \
+    --id email:nobody@example.no
+expect_text restrict_unknown_person_not_found "$work/err" "not found"
+check restrict_malformed_id 2 "$cdpctl" restrict --data "$data" --id kari
+check restrict_needs_id 2 "$cdpctl" restrict --data "$data"
 check profile_missing_data_dir 2 "$cdpctl" profile --data "$work/nowhere" --purpose analytics \
     --id email:kari@example.no
 

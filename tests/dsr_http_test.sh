@@ -184,6 +184,8 @@ out=$("$cdpctl" rectify --data "$work/data" --id email:ann@example.com --traits 
 case "$out" in *'"rectified":["last_name"]'*) pass ;; *) fail cli_rectify "$out $(cat "$work/err")" ;; esac
 "$cdpctl" rectify --data "$work/data" --id email:ann@example.com --traits '{"last_name": null}' >/dev/null 2>"$work/err"
 [ $? = 2 ] && grep -q 'traits.last_name' "$work/err" && pass || fail cli_rectify_null "$(cat "$work/err")"
+"$cdpctl" rectify --data "$work/data" --id email:nobody@example.com --traits '{"last_name": "X"}' >/dev/null 2>"$work/err"
+[ $? = 1 ] && grep -q "not found" "$work/err" && pass || fail cli_rectify_unknown_person_exits_1 "$(cat "$work/err")"
 "$cdpctl" rectify --data "$work/data" --id email:ann@example.com >/dev/null 2>&1
 [ $? = 2 ] && pass || fail cli_rectify_usage "exit not 2"
 

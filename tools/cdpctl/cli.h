@@ -16,6 +16,15 @@ int cli_fail(const char *verb, cdp_status status, const char *message);
 /* Prints "cdpctl VERB: message" and the verb's usage on stderr; returns 2. */
 int cli_usage_error(const char *verb, const char *usage, const char *message);
 
+/* Opens the data directory and makes the local operator's actor with role (region and source
+ * NULL: defaults). EXIT_OK with *db open (close it with cdp_close), else the exit code after
+ * printing why (*db NULL). */
+int cli_open_as(const char *verb, const char *data_dir, cdp_role role, cdp_t **db,
+                cdp_actor *actor);
+/* As cli_fail, but a person who is not there (CDP_NOT_FOUND) is a runtime outcome, exit 1 with
+ * "not found", not bad usage: the same command may succeed once the person exists. */
+int cli_fail_subject(const char *verb, cdp_status status, const char *message);
+
 int cmd_init(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -17,22 +17,6 @@ static const char rectify_usage[] =
     "  so the old values are gone. Prints {\"profile_id\", \"rectified\", \"events_rewritten\"}.\n"
     "  Audited as the local DPO (\"dsr.rectify\").\n";
 
-static int open_db(const char *command, const char *data_dir, cdp_t **db, cdp_actor *actor) {
-    cdp_options open_options;
-    cdp_options_default(&open_options);
-    *db = NULL;
-    cdp_status status = cdp_open(data_dir, &open_options, db);
-    if (status == CDP_OK)
-        status = cdp_actor_local(*db, CDP_ROLE_DPO, NULL, NULL, actor);
-    if (status != CDP_OK) {
-        int code = cli_fail(command, status, cdp_errmsg(*db));
-        cdp_close(*db);
-        *db = NULL;
-        return code;
-    }
-    return EXIT_OK;
-}
-
 int cmd_dsr(int argc, char **argv) {
     static const struct option options[] = {{"data", required_argument, NULL, 'd'},
                                             {"help", no_argument, NULL, 'h'},
@@ -65,7 +49,7 @@ int cmd_dsr(int argc, char **argv) {
         return cli_usage_error("dsr", dsr_usage, "--data is required");
     cdp_t *db;
     cdp_actor actor;
-    int code = open_db("dsr", data_dir, &db, &actor);
+    int code = cli_open_as("dsr", data_dir, CDP_ROLE_DPO, &db, &actor);
     if (db == NULL)
         return code;
     char *json = NULL;
@@ -108,13 +92,13 @@ int cmd_rectify(int argc, char **argv) {
         return cli_usage_error("rectify", rectify_usage, "--data, --id and --traits are required");
     cdp_t *db;
     cdp_actor actor;
-    int code = open_db("rectify", data_dir, &db, &actor);
+    int code = cli_open_as("rectify", data_dir, CDP_ROLE_DPO, &db, &actor);
     if (db == NULL)
         return code;
     char *json = NULL;
     cdp_status status = cdp_rectify(db, &actor, ref, traits, &json);
     if (status != CDP_OK)
-        code = cli_fail("rectify", status, cdp_errmsg(db));
+        code = cli_fail_subject("rectify", status, cdp_errmsg(db));
     else
         printf("%s\n", json);
     cdp_free(json);

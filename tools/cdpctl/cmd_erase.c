@@ -123,30 +123,22 @@ int cmd_erase(int argc, char **argv) {
     cdp_actor actor;
     char *receipt = NULL;
     int code = EXIT_OK;
-    cdp_status status = cdp_open(data_dir, NULL, &db);
-    if (status == CDP_OK)
-        status = cdp_actor_local(db, CDP_ROLE_DPO, NULL, NULL, &actor);
-    if (status != CDP_OK) {
-        code = cli_fail(verb, status, cdp_errmsg(db));
+    cdp_status status = CDP_OK;
+    code = cli_open_as(verb, data_dir, CDP_ROLE_DPO, &db, &actor);
+    if (code != EXIT_OK)
         goto done;
-    }
     if (lift) {
         status = cdp_suppression_lift(db, &actor, ref);
         if (status == CDP_OK)
             fprintf(stderr, "cdpctl erase lift: %s is no longer suppressed\n", ref);
-        else
-            code = cli_fail(verb, status, cdp_errmsg(db));
-        /* Not suppressed is a fact about the data, not bad usage. */
-        if (status == CDP_NOT_FOUND)
-            code = EXIT_RUNTIME;
+        else /* not suppressed is a fact about the data, not bad usage */
+            code = cli_fail_subject(verb, status, cdp_errmsg(db));
         goto done;
     }
     status = cdp_erase(db, &actor, ref, request_id, &receipt);
     if (status != CDP_OK) {
-        code = cli_fail(verb, status, cdp_errmsg(db));
         /* API.md: an unknown person is a runtime failure (1); a malformed ref is bad input (2). */
-        if (status == CDP_NOT_FOUND)
-            code = EXIT_RUNTIME;
+        code = cli_fail_subject(verb, status, cdp_errmsg(db));
         goto done;
     }
     status = cdp_erase_purge(db);

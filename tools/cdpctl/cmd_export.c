@@ -85,11 +85,7 @@ static int export_subject_parse(int argc, char **argv, export_subject_args *args
 
 /* The result of the export call: not found is a runtime outcome (1), as for `profile`. */
 static int export_failed(cdp_t *db, cdp_status status) {
-    if (status == CDP_NOT_FOUND) {
-        fprintf(stderr, "cdpctl %s: not found: %s\n", export_subject_verb, cdp_errmsg(db));
-        return EXIT_RUNTIME;
-    }
-    return cli_fail(export_subject_verb, status, cdp_errmsg(db));
+    return cli_fail_subject(export_subject_verb, status, cdp_errmsg(db));
 }
 
 int cmd_export_subject(int argc, char **argv) {
@@ -108,13 +104,10 @@ int cmd_export_subject(int argc, char **argv) {
     cdp_actor actor;
     FILE *out = NULL;
     char partial[4096] = "";
-    cdp_status status = cdp_open(args.data_dir, NULL, &db);
-    if (status == CDP_OK)
-        status = cdp_actor_local(db, CDP_ROLE_DPO, NULL, NULL, &actor);
-    if (status != CDP_OK) {
-        code = cli_fail(export_subject_verb, status, cdp_errmsg(db));
+    cdp_status status = CDP_OK;
+    code = cli_open_as(export_subject_verb, args.data_dir, CDP_ROLE_DPO, &db, &actor);
+    if (code != EXIT_OK)
         goto done;
-    }
     if (to_stdout) {
         out = stdout;
     } else {

@@ -64,22 +64,12 @@ int cmd_profile(int argc, char **argv) {
     cdp_actor actor;
     char *json = NULL;
     int code;
-    cdp_status status = cdp_open(data_dir, NULL, &db);
-    if (status == CDP_OK)
-        status = cdp_actor_local(db, CDP_ROLE_DPO, NULL, NULL, &actor);
-    if (status != CDP_OK) {
-        code = cli_fail(profile_verb, status, cdp_errmsg(db));
+    code = cli_open_as(profile_verb, data_dir, CDP_ROLE_DPO, &db, &actor);
+    if (code != EXIT_OK)
         goto done;
-    }
-    status = cdp_profile_get(db, &actor, purpose, id, &json);
-    if (status == CDP_NOT_FOUND) {
-        /* No such person: a runtime outcome (1), not a usage error. */
-        fprintf(stderr, "cdpctl %s: not found: %s\n", profile_verb, cdp_errmsg(db));
-        code = EXIT_RUNTIME;
-        goto done;
-    }
+    cdp_status status = cdp_profile_get(db, &actor, purpose, id, &json);
     if (status != CDP_OK) {
-        code = cli_fail(profile_verb, status, cdp_errmsg(db));
+        code = cli_fail_subject(profile_verb, status, cdp_errmsg(db));
         goto done;
     }
     /* Indented for a person at a terminal; the library's text is compact. */

@@ -38,23 +38,15 @@ int cmd_restrict(int argc, char **argv) {
         return cli_usage_error("restrict", restrict_usage, "unexpected argument");
     if (data_dir == NULL || ref == NULL)
         return cli_usage_error("restrict", restrict_usage, "--data and --id are required");
-    cdp_options open_options;
-    cdp_options_default(&open_options);
     cdp_t *db = NULL;
-    cdp_status status = cdp_open(data_dir, &open_options, &db);
-    if (status != CDP_OK) {
-        int code = cli_fail("restrict", status, cdp_errmsg(db));
-        cdp_close(db);
-        return code;
-    }
     cdp_actor actor;
     char *json = NULL;
-    status = cdp_actor_local(db, CDP_ROLE_DPO, NULL, NULL, &actor);
-    if (status == CDP_OK)
-        status = cdp_restrict(db, &actor, ref, !lift, &json);
-    int code = EXIT_OK;
+    int code = cli_open_as("restrict", data_dir, CDP_ROLE_DPO, &db, &actor);
+    if (code != EXIT_OK)
+        return code;
+    cdp_status status = cdp_restrict(db, &actor, ref, !lift, &json);
     if (status != CDP_OK)
-        code = cli_fail("restrict", status, cdp_errmsg(db));
+        code = cli_fail_subject("restrict", status, cdp_errmsg(db));
     else
         printf("%s\n", json);
     cdp_free(json);

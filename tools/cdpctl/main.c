@@ -23,7 +23,8 @@ static const char usage[] =
     "  restrict --data DIR --id TYPE:VALUE [--lift]\n"
     "                                            restrict processing of a person (Art. 18)\n"
     "  rectify --data DIR --id TYPE:VALUE --traits JSON\n"
-    "                                            correct traits; old values leave events (Art. 16)\n"
+    "                                            correct traits; old values leave events (Art. "
+    "16)\n"
     "  dsr list --data DIR                       data-subject requests and their status\n"
     "  import --data DIR --source NAME FILE      ingest Segment-Spec events, one JSON object a\n"
     "                                            line (FILE - is stdin); progress on stderr\n"
@@ -64,6 +65,28 @@ int cli_fail(const char *verb, cdp_status status, const char *message) {
     fprintf(stderr, "cdpctl %s: %s (%s)\n", verb,
             message && *message ? message : cdp_strerror(status), cdp_status_code(status));
     return cli_exit_code(status);
+}
+
+int cli_fail_subject(const char *verb, cdp_status status, const char *message) {
+    if (status != CDP_NOT_FOUND)
+        return cli_fail(verb, status, message);
+    fprintf(stderr, "cdpctl %s: not found: %s\n", verb,
+            message && *message ? message : cdp_strerror(status));
+    return EXIT_RUNTIME;
+}
+
+int cli_open_as(const char *verb, const char *data_dir, cdp_role role, cdp_t **db,
+                cdp_actor *actor) {
+    *db = NULL;
+    cdp_status status = cdp_open(data_dir, NULL, db);
+    if (status == CDP_OK)
+        status = cdp_actor_local(*db, role, NULL, NULL, actor);
+    if (status == CDP_OK)
+        return EXIT_OK;
+    int code = cli_fail(verb, status, cdp_errmsg(*db));
+    cdp_close(*db);
+    *db = NULL;
+    return code;
 }
 
 int cli_usage_error(const char *verb, const char *verb_usage, const char *message) {

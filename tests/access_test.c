@@ -21,16 +21,9 @@ static cdp_t *db;
 static void setup(void) {
     unsetenv("CDP_ROOT_KEY");
     base = test_tempdir("access");
-    char data_dir[1024], policies[1024];
+    char data_dir[1024];
     snprintf(data_dir, sizeof data_dir, "%s/data", base);
-    snprintf(policies, sizeof policies, "%s/policies",
-             getenv("CDP_SOURCE_DIR") ? getenv("CDP_SOURCE_DIR") : ".");
-    cdp_options options;
-    cdp_options_default(&options);
-    options.create = 1;
-    options.policy_dir = policies;
-    options.block_cache_bytes = 8u << 20;
-    cr_assert_eq(cdp_open(data_dir, &options, &db), CDP_OK, "%s", cdp_errmsg(db));
+    cr_assert_eq(test_store_open(data_dir, 1, &db), CDP_OK, "%s", cdp_errmsg(db));
 }
 
 static void teardown(void) {

@@ -17,16 +17,7 @@ static char data_dir[1024];
 static cdp_t *db;
 
 static void open_db(int create) {
-    cdp_options options;
-    cdp_options_default(&options);
-    options.create = create;
-    char policies[1024];
-    snprintf(policies, sizeof policies, "%s/policies",
-             getenv("CDP_SOURCE_DIR") ? getenv("CDP_SOURCE_DIR") : ".");
-    options.policy_dir = policies;
-    options.block_cache_bytes = 8u << 20;
-    options.key_cache_entries = 64;
-    cr_assert_eq(cdp_open(data_dir, &options, &db), CDP_OK, "%s", cdp_errmsg(db));
+    cr_assert_eq(test_store_open(data_dir, create, &db), CDP_OK, "%s", cdp_errmsg(db));
 }
 
 static void setup(void) {

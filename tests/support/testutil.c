@@ -1,6 +1,8 @@
 /* Test helpers: temp dirs, recursive removal, raw byte scans of a data directory. */
 #include "support/testutil.h"
 
+#include "cdp/cdp.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -117,4 +119,17 @@ size_t test_scan_tree(const char *root, const uint8_t *needle, size_t needle_len
     }
     closedir(dir);
     return hits;
+}
+
+int test_store_open(const char *data_dir, int create, cdp_t **db) {
+    cdp_options options;
+    cdp_options_default(&options);
+    options.create = create;
+    char policies[1024];
+    snprintf(policies, sizeof policies, "%s/policies",
+             getenv("CDP_SOURCE_DIR") ? getenv("CDP_SOURCE_DIR") : ".");
+    options.policy_dir = policies;
+    options.block_cache_bytes = 8u << 20;
+    options.key_cache_entries = 1024;
+    return cdp_open(data_dir, &options, db);
 }

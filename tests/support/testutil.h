@@ -17,4 +17,10 @@ size_t test_scan_tree(const char *root, const uint8_t *needle, size_t needle_len
 uint8_t *test_read_file(const char *path, size_t *len);
 int test_write_file(const char *path, const void *bytes, size_t len, int mode);
 
+/* Opens (create 1: creates) a data directory with the shipped policy bundle
+ * ($CDP_SOURCE_DIR/policies), an 8 MiB block cache and a key cache of 1,024 people, as the
+ * store tests all want. Returns cdp_open's status; *db as cdp_open leaves it. */
+struct cdp;
+int test_store_open(const char *data_dir, int create, struct cdp **db);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http/console.h"
 #include "http/http.h"
 
 #define INGEST_ROLES HTTP_ROLE(CDP_ROLE_INGEST)
@@ -70,6 +71,20 @@ const http_route http_routes[] = {
     DSR_ROUTES("/opengdpr_requests"),
     DSR_ROUTES("/opendsr_requests"),
     DSR_ROUTES("/opencompliance_requests"),
+    /* The web console (http/console.h): its files, and the JSON its views use. */
+    {"GET", "/console", 0, 0, 0, NULL, http_console_redirect},
+    {"GET", "/console/", 0, 0, 0, NULL, http_console_index},
+    {"GET", "/console/{ref}", 0, 0, 0, NULL, http_console_file},
+    {"GET", "/v1/whoami", HTTP_ROLE(CDP_ROLE_INGEST) | PROFILE_READ_ROLES | AUDITOR_ROLES |
+     ADMIN_ROLES, 0, 0, NULL, http_console_whoami},
+    {"GET", "/v1/dsr", DSR_ROLES, 0, 0, NULL, http_console_dsr_queue},
+    {"GET", "/v1/dsr/timeliness", AUDITOR_ROLES | DSR_ROLES | ADMIN_ROLES, 0, 0, NULL,
+     http_console_dsr_timeliness},
+    {"POST", "/v1/subjects/lookup", DSR_ROLES, HTTP_ROUTE_BODY, HTTP_EVENT_LIMIT, NULL,
+     http_console_subject_lookup},
+    {"GET", "/v1/suppressions", DSR_ROLES, 0, 0, NULL, http_console_suppressions},
+    {"POST", "/v1/suppressions/lift", DSR_ROLES, HTTP_ROUTE_BODY, HTTP_EVENT_LIMIT, NULL,
+     http_console_suppression_lift},
 };
 const size_t http_route_count = sizeof http_routes / sizeof http_routes[0];
 

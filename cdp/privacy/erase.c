@@ -865,6 +865,12 @@ int cdp_privacy_is_suppressed(const cdp_identity_env *env, const char *type, con
 
 cdp_status cdp_privacy_lift(const cdp_identity_env *env, const cdp_actor *actor, const char *type,
                             const char *value, int64_t now_ms, cdp_err *err) {
+    return cdp_privacy_lift_with_reason(env, actor, type, value, NULL, now_ms, err);
+}
+
+cdp_status cdp_privacy_lift_with_reason(const cdp_identity_env *env, const cdp_actor *actor,
+                                        const char *type, const char *value, const char *reason,
+                                        int64_t now_ms, cdp_err *err) {
     cdp_status status = CDP_OK;
     int lifted = 0;
     for (size_t r = 0; r < env->region_count && status == CDP_OK; r++) {
@@ -899,6 +905,7 @@ cdp_status cdp_privacy_lift(const cdp_identity_env *env, const cdp_actor *actor,
             .categories = categories,
             .category_count = 1,
             .decision = CDP_AUDIT_ALLOW,
+            .reason = reason != NULL && cdp_audit_token_ok(reason) ? reason : NULL,
             .request_id = cdp_audit_token_ok(actor->request_id) ? actor->request_id : NULL,
         };
         /* Under the region lock, so no message is half-way between its suppression check and

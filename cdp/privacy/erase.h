@@ -69,6 +69,12 @@ cdp_status cdp_privacy_recover(const cdp_identity_env *env, cdp_err *err);
 cdp_status cdp_privacy_lift(const cdp_identity_env *env, const cdp_actor *actor, const char *type,
                             const char *value, int64_t now_ms, cdp_err *err);
 
+/* The same, with the DPO's reason for lifting (a token such as "fresh_consent", recorded as
+ * the audit record's reason; NULL: none). */
+cdp_status cdp_privacy_lift_with_reason(const cdp_identity_env *env, const cdp_actor *actor,
+                                        const char *type, const char *value, const char *reason,
+                                        int64_t now_ms, cdp_err *err);
+
 /* 1 when type:value (normalized) is suppressed in some region. */
 int cdp_privacy_is_suppressed(const cdp_identity_env *env, const char *type, const char *value);
 

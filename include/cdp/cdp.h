@@ -402,6 +402,37 @@ cdp_status cdp_object(cdp_t *db, const cdp_actor *actor, const char *ref, const 
  * *report (free with cdp_free). Thread-safe. */
 cdp_status cdp_policy_check(const char *dir, char **report);
 
+/* ---- The web console (GET /console/): what its views ask beyond the routes above ---------- */
+
+/* The DSR queue (role dpo): every request filtered by region, type and status (each NULL or "":
+ * any), with "due_ms", "days_left" (whole days to the due date, negative when overdue; null once
+ * completed or cancelled), "overdue" and "on_time" besides cdp_dsr_status's fields.
+ * {"now_ms", "requests": [...], "counts": {"total", "open", "overdue"}}. CDP_BAD_REQUEST naming
+ * region, type or status for an unknown value. Audited "dsr.queue". Caller owns *json (free
+ * with cdp_free). */
+cdp_status cdp_dsr_queue(cdp_t *db, const cdp_actor *actor, const char *region,
+                         const char *type, const char *status, char **json);
+/* DSR timeliness without personal data (role auditor, dpo or admin): {"now_ms",
+ * "completed_on_time", "completed_late", "open_within_due", "open_overdue", "cancelled",
+ * "by_type": {type: {...}}}. Audited "dsr.timeliness". Caller owns *json (free with cdp_free). */
+cdp_status cdp_dsr_timeliness(cdp_t *db, const cdp_actor *actor, char **json);
+/* The DPO's view of one person (role dpo only): {"profile_id", "region", "regime",
+ * "restricted", "identities", "consent": {"current": {purpose: {"state", "time", "source",
+ * "notice_version", "proof", "basis"}}, "history": [every consent record, oldest first]},
+ * "merges", "counts"}. Audited "subject.view" (durably, before anything is read out); a refusal
+ * by role is audited too. CDP_INVALID_IDENTIFIER, CDP_NOT_FOUND as cdp_profile_get. Caller owns
+ * *json (free with cdp_free). */
+cdp_status cdp_subject_view(cdp_t *db, const cdp_actor *actor, const char *ref, char **json);
+/* The suppression list (role dpo): {"suppressions": [{"region", "entry", "request_id",
+ * "time"}]}, oldest first; "entry" is the start of the keyed blind index (never an identifier).
+ * Audited "suppression.list". Caller owns *json (free with cdp_free). */
+cdp_status cdp_suppression_list(cdp_t *db, const cdp_actor *actor, char **json);
+/* cdp_suppression_lift with the DPO's reason: "fresh_consent", "erased_in_error",
+ * "identifier_reassigned" or "legal_requirement" (CDP_BAD_REQUEST "reason: ..." otherwise,
+ * nothing changed), recorded as the audit record's reason. */
+cdp_status cdp_suppression_lift_reason(cdp_t *db, const cdp_actor *actor, const char *ref,
+                                       const char *reason);
+
 #ifdef __cplusplus
 }
 #endif

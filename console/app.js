@@ -129,9 +129,9 @@ async function loadQueue(event) {
   if (event) event.preventDefault();
   const data = await getJson('/v1/dsr' + query({ region: $('queue-region').value, type: $('queue-type').value, status: $('queue-status').value }));
   const body = $('queue-table').tBodies[0];
-  body.replaceChildren(...data.requests.map((r) => el('tr', { class: r.overdue ? 'overdue' : '' },
+  body.replaceChildren(...data.requests.map((r) => el('tr', { class: r.overdue ? 'overdue' : r.on_time === false ? 'late' : '' },
     el('td', { class: 'mono' }, r.subject_request_id), el('td', {}, r.subject_request_type),
-    el('td', {}, r.request_status + (r.overdue ? ' (overdue)' : '')), el('td', {}, r.received_time),
+    el('td', {}, r.request_status + (r.overdue ? ' (overdue)' : r.on_time === false ? ' (late)' : '')), el('td', {}, r.received_time),
     el('td', {}, r.expected_completion_time), el('td', {}, r.days_left === null ? '' : String(r.days_left)),
     el('td', {}, r.region || ''), el('td', {}, r.outcome || ''))));
   $('queue-counts').textContent = `${data.counts.total} requests shown, ${data.counts.open} open, ${data.counts.overdue} overdue.`;

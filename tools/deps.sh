@@ -7,6 +7,8 @@ PACKAGES="build-essential cmake pkg-config \
   librocksdb-dev libsodium-dev libavro-dev libmicrohttpd-dev libjansson-dev \
   libcriterion-dev zlib1g-dev liblzma-dev libsnappy-dev iso-codes \
   libicu-dev libphonenumber-dev g++ wrk"
+# The web console end-to-end test (tests/console_e2e_test.sh) drives Debian's Chromium.
+PACKAGES="$PACKAGES chromium"
 
 missing=""
 for p in $PACKAGES; do

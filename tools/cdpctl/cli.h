@@ -39,5 +39,6 @@ int cmd_erase(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

@@ -73,7 +73,7 @@ static void draw(cli_progress *progress, int64_t now_ms) {
                    100.0 * (double)progress->bytes_done / (double)progress->bytes_total);
         }
     }
-    if (seconds > 0.05 && progress->done > 0)
+    if (progress->counting && seconds > 0.05 && progress->done > 0)
         APPEND(", %.0f %s/s", (double)progress->done / seconds, progress->unit);
     /* ETA from the fraction done: bytes when known (a regular file), else the count. */
     double fraction = progress->bytes_total > 0
@@ -103,6 +103,7 @@ void cli_progress_update(cli_progress *progress, uint64_t done, uint64_t bytes_d
     pthread_mutex_lock(&progress->lock);
     progress->done = done;
     progress->bytes_done = bytes_done;
+    progress->counting = 1;
     int64_t now_ms = monotonic_ms();
     if (now_ms - progress->last_draw_ms >= PROGRESS_REDRAW_MS)
         draw(progress, now_ms);

@@ -21,6 +21,7 @@ typedef struct cli_progress {
     uint64_t done, bytes_done;
     int64_t start_ms, last_draw_ms;
     int drawn;          /* a line is on screen (end writes the newline) */
+    int counting;       /* cli_progress_update was called: a rate means something */
     int width;          /* of the last line drawn, to blank leftovers */
     char phase[96];     /* free text after the counts ("re-wrapping", "purging") */
     pthread_mutex_t lock;

@@ -36,7 +36,7 @@ static const char audit_usage[] =
     "  pubkey --data DIR --region R [--json]\n"
     "      Prints the region's audit public key (hex): what auditors verify exports with.\n"
     "      --json: {\"region\", \"pubkey\"}.\n"
-    "  verify --pubkey HEX [--json] FILE\n"
+    "  verify --pubkey HEX FILE [--json]\n"
     "      Verifies an export (either format) offline: Merkle tree, checkpoint signatures and\n"
     "      consistency, the export's seal. Exit 0 only if intact; 1 names the first bad line.\n"
     "      Prints {\"intact\": true, ...} (JSON always; --json is accepted).\n";

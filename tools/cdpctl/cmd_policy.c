@@ -7,7 +7,7 @@
 #include "cli.h"
 
 static const char policy_usage[] =
-    "usage: cdpctl policy check [--json] DIR\n"
+    "usage: cdpctl policy check DIR [--json]\n"
     "  Validates the policy bundle in DIR (regions.json, the privacy files, identity.json,\n"
     "  audit.json) as the server would load it. Prints \"ok: N regions, ...\" and exits 0, or\n"
     "  prints every problem as \"file: path: reason\" on stderr and exits 2. --json: prints\n"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The user documentation cannot rot: every fenced ```sh block marked runnable in docs/dpo.md,
-# docs/auditor.md, docs/integrating.md and README.md is run, in order, against a fresh data
-# directory per document, under `set -e`; any non-zero exit fails the test.
+# docs/auditor.md, docs/integrating.md, docs/policies.md, docs/operations.md and README.md is
+# run, in order, against a fresh data directory per document, under `set -e`; any non-zero
+# exit fails the test.
 #
 # Markers (an HTML comment on the line just before the fence):
 #   <!-- runnable -->          needs `cdpctl serve` running on $BASE_URL (started if it is not)
@@ -99,7 +100,7 @@ run_doc() { # path relative to the source dir
     fi
 }
 
-for doc in README.md docs/integrating.md docs/dpo.md docs/auditor.md; do
+for doc in README.md docs/integrating.md docs/dpo.md docs/auditor.md docs/policies.md docs/operations.md; do
     if [ ! -f "$source_dir/$doc" ]; then
         failed=$((failed + 1)); echo "FAIL $doc: missing"; continue
     fi

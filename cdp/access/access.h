@@ -126,4 +126,11 @@ cdp_status cdp_access_backup(const cdp_identity_env *env, const cdp_rootkey *roo
 cdp_status cdp_access_restore_files(const char *backup_dir, const char *data_dir, cdp_err *err);
 cdp_status cdp_access_ledger_replay(const cdp_identity_env *env, size_t *applied, cdp_err *err);
 
+/* Store statistics (role admin or dpo): per region and in total, exact counts of people,
+ * events, merged profiles, erasures, suppressed identifiers and the bytes on disk, as JSON (see
+ * cdp_stats). Audited as "admin.stats" in the default region; no person is read. Caller owns
+ * *json (free with cdp_free). */
+cdp_status cdp_access_stats(const cdp_identity_env *env, const cdp_actor *actor, char **json,
+                            cdp_err *err);
+
 #endif

@@ -433,6 +433,18 @@ cdp_status cdp_suppression_list(cdp_t *db, const cdp_actor *actor, char **json);
 cdp_status cdp_suppression_lift_reason(cdp_t *db, const cdp_actor *actor, const char *ref,
                                        const char *reason);
 
+/* ---- Operations: store statistics -------------------------------------------------------- */
+
+/* Exact counts of what the store holds, per region and in total, as JSON:
+ * {"exact": true, "regions": [{"region", "people", "events", "merges", "erasures",
+ *  "data_keys", "consent_records", "merge_records", "identity_index_entries",
+ *  "suppressed_identifiers", "audit_records", "bytes_on_disk"}, ...], "totals": {same, no
+ * "region"}}. people: profiles held; merges: profiles merged into another person and still held
+ * for their events; erasures: completed erasures in the erasure ledger. Each count is a key-only
+ * scan (no personal data is decrypted): its cost grows with the store. Role admin or dpo (else
+ * CDP_FORBIDDEN); audited as "admin.stats". Caller owns *json (free with cdp_free). */
+cdp_status cdp_stats(cdp_t *db, const cdp_actor *actor, char **json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,19 @@ int cli_open_as(const char *verb, const char *data_dir, cdp_role role, cdp_t **d
  * "not found", not bad usage: the same command may succeed once the person exists. */
 int cli_fail_subject(const char *verb, cdp_status status, const char *message);
 
+/* Prints value compact on one line on stdout and takes ownership of it (NULL: out of memory).
+ * Returns the exit code (0, or 1 when stdout failed). */
+struct json_t;
+int cli_print_json(struct json_t *value);
+/* Prints JSON text compact on one line (as it is when it does not parse). */
+int cli_print_json_text(const char *text);
+/* One count of cdp_stats (field "data_keys", "people", ...) of region, as the local admin;
+ * EXIT_OK with *count set, else EXIT_RUNTIME. For progress totals. */
+int cli_region_count(cdp_t *db, const char *region, const char *field, uint64_t *count);
+
+/* Adds the count and bytes of the regular files under path to *files and *bytes. */
+void cli_tree_size(const char *path, uint64_t *files, uint64_t *bytes);
+
 int cmd_init(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
@@ -39,5 +52,6 @@ int cmd_erase(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
  * and verify an export offline with nothing but the file and that key. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "audit/export.h"
 #include "audit/log.h"
 #include "cli.h"
+#include "progress.h"
 #include "crypto/keystore.h"
 #include "crypto/rootkey.h"
 #include "util/bytes.h"
@@ -22,17 +24,22 @@ static const char audit_usage[] =
     "usage: cdpctl audit <command> [options]\n"
     "  export --data DIR [--region R] [--from T] [--to T] [--actor KEY_ID] [--profile ID]\n"
     "         [--operation OP] [--decision allow|withhold|deny] --format jsonl|avro --out FILE\n"
+    "         [--json]\n"
     "      Exports the region's audit log (default: the policy bundle's default region) with\n"
     "      its signed checkpoints. T is ISO-8601 (2024-05-01, 2024-05-01T12:00:00Z,\n"
     "      2024-05-01T14:00:00+02:00) or milliseconds since the epoch; a bare date as --to\n"
     "      means the end of that day. ID is a pseudonymous profile id (32 hex, or profile:ID).\n"
     "      Filters other than --from/--to give each record its inclusion proof. FILE - is\n"
-    "      standard output.\n"
-    "  pubkey --data DIR --region R\n"
+    "      standard output. --json: the summary as {\"region\", \"records\", \"first_seq\",\n"
+    "      \"end_seq\", \"checkpoints\", \"tree_size\", \"filtered\", \"out\"} on stdout (not\n"
+    "      with --out -). On a terminal, bytes written so far show on stderr.\n"
+    "  pubkey --data DIR --region R [--json]\n"
     "      Prints the region's audit public key (hex): what auditors verify exports with.\n"
-    "  verify --pubkey HEX FILE\n"
+    "      --json: {\"region\", \"pubkey\"}.\n"
+    "  verify --pubkey HEX FILE [--json]\n"
     "      Verifies an export (either format) offline: Merkle tree, checkpoint signatures and\n"
-    "      consistency, the export's seal. Exit 0 only if intact; 1 names the first bad line.\n";
+    "      consistency, the export's seal. Exit 0 only if intact; 1 names the first bad line.\n"
+    "      Prints {\"intact\": true, ...} (JSON always; --json is accepted).\n";
 
 /* ---- arguments ---------------------------------------------------------------------------- */
 
@@ -136,6 +143,7 @@ static const char export_verb[] = "audit export";
 typedef struct export_args {
     const char *data_dir, *region, *format, *out, *actor, *operation, *decision, *profile;
     const char *from, *to;
+    int json;
 } export_args;
 
 static int export_parse(int argc, char **argv, export_args *args) {
@@ -150,6 +158,7 @@ static int export_parse(int argc, char **argv, export_args *args) {
         {"decision", required_argument, NULL, 'D'},
         {"format", required_argument, NULL, 'F'},
         {"out", required_argument, NULL, 'O'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -188,6 +197,9 @@ static int export_parse(int argc, char **argv, export_args *args) {
         case 'O':
             args->out = optarg;
             break;
+        case 'j':
+            args->json = 1;
+            break;
         case 'h':
             fputs(audit_usage, stdout);
             return -1;
@@ -200,6 +212,10 @@ static int export_parse(int argc, char **argv, export_args *args) {
     if (args->data_dir == NULL || args->format == NULL || args->out == NULL)
         return cli_usage_error(export_verb, audit_usage,
                                "--data DIR, --format jsonl|avro and --out FILE are required");
+    if (args->json && strcmp(args->out, "-") == 0)
+        return cli_usage_error(export_verb, audit_usage,
+                               "--json: the export itself is on standard output (--out -); "
+                               "write it to a FILE");
     return 0;
 }
 
@@ -286,7 +302,14 @@ static int audit_export(int argc, char **argv) {
             goto done;
         }
     }
-    status = cdp_audit_export_file(log, &filter, format, out, &stats, &err);
+    cli_progress progress;
+    cli_progress_begin(&progress, export_verb, "records", 0, 0);
+    FILE *counted = cli_progress_wrap(&progress, out);
+    status = cdp_audit_export_file(log, &filter, format, counted, &stats, &err);
+    if (counted != out && fclose(counted) != 0 && status == CDP_OK)
+        status = cdp_err_set(&err, CDP_IO, "writing %s failed", args.out);
+    progress.done = stats.records;
+    cli_progress_end(&progress);
     if (!to_stdout) {
         if (fclose(out) != 0 && status == CDP_OK)
             status = cdp_err_set(&err, CDP_IO, "writing %s failed", args.out);
@@ -305,6 +328,13 @@ static int audit_export(int argc, char **argv) {
             export_verb, region, stats.records, stats.first_seq, stats.end_seq, stats.checkpoints,
             stats.tree_size, stats.filtered ? ", filtered (with inclusion proofs)" : "");
     code = EXIT_OK;
+    if (args.json)
+        code = cli_print_json(json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s}", "region", region, "records",
+            (json_int_t)stats.records, "first_seq", (json_int_t)stats.first_seq, "end_seq",
+            (json_int_t)stats.end_seq, "checkpoints", (json_int_t)stats.checkpoints,
+            "tree_size", (json_int_t)stats.tree_size, "filtered", stats.filtered ? 1 : 0, "out",
+            args.out));
 done:
     if (partial[0] != '\0')
         unlink(partial);
@@ -320,11 +350,12 @@ static int audit_pubkey(int argc, char **argv) {
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
         {"region", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *data_dir = NULL, *region = NULL;
-    int option;
+    int option, as_json = 0;
     optind = 1;
     opterr = 0;
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -334,6 +365,9 @@ static int audit_pubkey(int argc, char **argv) {
             break;
         case 'r':
             region = optarg;
+            break;
+        case 'j':
+            as_json = 1;
             break;
         case 'h':
             fputs(audit_usage, stdout);
@@ -361,7 +395,10 @@ static int audit_pubkey(int argc, char **argv) {
     if (status == CDP_OK) {
         char hex[2 * CDP_AUDIT_PUBLIC_KEY_BYTES + 1];
         cdp_hex_encode(hex, keys->audit_public_key, CDP_AUDIT_PUBLIC_KEY_BYTES);
-        printf("%s\n", hex);
+        if (as_json)
+            code = cli_print_json(json_pack("{s:s, s:s}", "region", region, "pubkey", hex));
+        else
+            printf("%s\n", hex);
     } else {
         code = cli_fail("audit pubkey", status, err.message);
     }
@@ -375,6 +412,7 @@ static int audit_pubkey(int argc, char **argv) {
 static int audit_verify(int argc, char **argv) {
     static const struct option options[] = {
         {"pubkey", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -386,6 +424,8 @@ static int audit_verify(int argc, char **argv) {
         switch (option) {
         case 'k':
             pubkey = optarg;
+            break;
+        case 'j': /* the answer is JSON already */
             break;
         case 'h':
             fputs(audit_usage, stdout);

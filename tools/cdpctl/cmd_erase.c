@@ -3,19 +3,21 @@
  * before the receipt is printed, so a printed receipt means nothing of the person is left in
  * the live files. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "util/crashpoint.h"
 
 #define RECEIPT_FILE_MAX (1u << 20)
 
 static const char erase_usage[] =
-    "usage: cdpctl erase --data DIR --id TYPE:VALUE [--request-id ID]\n"
-    "       cdpctl erase verify --pubkey HEX FILE\n"
-    "       cdpctl erase lift --data DIR --id TYPE:VALUE\n"
+    "usage: cdpctl erase --data DIR --id TYPE:VALUE [--request-id ID] [--json]\n"
+    "       cdpctl erase verify --pubkey HEX [--json] FILE\n"
+    "       cdpctl erase lift --data DIR --id TYPE:VALUE [--json]\n"
     "  erase: erases the whole merged person the identifier names (email:, phone:, user_id:,\n"
     "    anonymous_id:, device_id:, an external id type, or profile:<id>): data keys, profiles,\n"
     "    events, consent, merge history and identity index, purged physically; suppresses the\n"
@@ -24,21 +26,27 @@ static const char erase_usage[] =
     "    new UUID). Erasing an erased person again prints the stored receipt.\n"
     "  verify: checks a receipt offline against the region's audit public key (cdpctl audit\n"
     "    pubkey); exit 0 only if it is intact and signed by that key.\n"
-    "  lift: lifts the suppression of an identifier (the person came back with fresh consent).\n";
+    "  lift: lifts the suppression of an identifier (the person came back with fresh consent).\n"
+    "  --json: erase prints the receipt compact on one line; verify prints {\"valid\": true}\n"
+    "    (a bad receipt: {\"valid\": false, \"code\", \"message\"}, exit 2); lift prints\n"
+    "    {\"id\", \"suppressed\": false}. On a terminal, erase shows its phases on stderr.\n";
 
 static int erase_verify(int argc, char **argv) {
     static const struct option options[] = {
         {"pubkey", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *pubkey = NULL;
-    int option;
+    int option, as_json = 0;
     optind = 1;
     opterr = 0;
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (option == 'k') {
             pubkey = optarg;
+        } else if (option == 'j') {
+            as_json = 1;
         } else if (option == 'h') {
             fputs(erase_usage, stdout);
             return EXIT_OK;
@@ -68,9 +76,14 @@ static int erase_verify(int argc, char **argv) {
     if (status != CDP_OK) {
         fprintf(stderr, "cdpctl erase verify: %s (%s)\n", cdp_errmsg(NULL),
                 cdp_status_code(status));
+        if (as_json)
+            cli_print_json(json_pack("{s:b, s:s, s:s}", "valid", 0, "code",
+                                     cdp_status_code(status), "message", cdp_errmsg(NULL)));
         /* A receipt that fails is bad input, not a failure of the tool. */
         return status == CDP_NOMEM || status == CDP_INTERNAL ? EXIT_RUNTIME : EXIT_USAGE;
     }
+    if (as_json)
+        return cli_print_json(json_pack("{s:b}", "valid", 1));
     printf("receipt OK\n");
     return EXIT_OK;
 }
@@ -80,10 +93,11 @@ int cmd_erase(int argc, char **argv) {
         {"data", required_argument, NULL, 'd'},
         {"id", required_argument, NULL, 'i'},
         {"request-id", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int lift = 0;
+    int lift = 0, as_json = 0;
     if (argc > 1 && strcmp(argv[1], "verify") == 0)
         return erase_verify(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "lift") == 0) {
@@ -109,6 +123,9 @@ int cmd_erase(int argc, char **argv) {
                 return cli_usage_error(verb, erase_usage, "lift takes no --request-id");
             request_id = optarg;
             break;
+        case 'j':
+            as_json = 1;
+            break;
         case 'h':
             fputs(erase_usage, stdout);
             return EXIT_OK;
@@ -129,28 +146,46 @@ int cmd_erase(int argc, char **argv) {
         goto done;
     if (lift) {
         status = cdp_suppression_lift(db, &actor, ref);
-        if (status == CDP_OK)
+        if (status == CDP_OK) {
             fprintf(stderr, "cdpctl erase lift: %s is no longer suppressed\n", ref);
-        else /* not suppressed is a fact about the data, not bad usage */
+            if (as_json)
+                code = cli_print_json(json_pack("{s:s, s:b}", "id", ref, "suppressed", 0));
+        } else /* not suppressed is a fact about the data, not bad usage */
             code = cli_fail_subject(verb, status, cdp_errmsg(db));
         goto done;
     }
+    cli_progress progress;
+    cli_progress_begin(&progress, verb, "people erased", 1, 0);
+    cli_progress_phase(&progress, "erasing (keys, records, index, suppression, receipt)");
+    cli_progress_tick(&progress);
     status = cdp_erase(db, &actor, ref, request_id, &receipt);
+    if (status == CDP_OK) {
+        progress.done = 1;
+        cli_progress_phase(&progress, "purging (flush and compaction of every column family)");
+    }
     if (status != CDP_OK) {
+        cli_progress_phase(&progress, "failed");
+        cli_progress_end(&progress);
         /* API.md: an unknown person is a runtime failure (1); a malformed ref is bad input (2). */
         code = cli_fail_subject(verb, status, cdp_errmsg(db));
         goto done;
     }
     status = cdp_erase_purge(db);
+    cli_progress_phase(&progress, status == CDP_OK ? "erased and purged" : "purge failed");
+    cli_progress_end(&progress);
     if (status != CDP_OK) {
         /* The erasure itself is done and recorded; the purge completes at the next open. */
         code = cli_fail(verb, status, cdp_errmsg(db));
         goto done;
     }
     cdp_crash_point("before_receipt");
-    printf("%s\n", receipt);
-    if (fflush(stdout) != 0)
-        code = EXIT_RUNTIME;
+    if (as_json) {
+        code = cli_print_json_text(receipt);
+    } else {
+        printf("%s\n", receipt);
+        if (fflush(stdout) != 0)
+            code = EXIT_RUNTIME;
+    }
 done:
     cdp_free(receipt);
     cdp_close(db);

@@ -4,6 +4,7 @@
  * the requested name, and an existing file is not replaced unless asked. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 
 static const char export_subject_verb[] = "export-subject";
 
 static const char export_subject_usage[] =
     "usage: cdpctl export-subject --data DIR --id TYPE:VALUE --format json|avro --out FILE\n"
-    "                             [--force]\n"
+    "                             [--force] [--json]\n"
     "  Writes everything held on the person (GDPR Art. 15/20, CCPA right to know): profile,\n"
     "  identities, traits with their sources, computed traits, channels, every event (of the\n"
     "  profile and of every profile merged into it), merge history, consent records and the\n"
@@ -25,11 +27,13 @@ static const char export_subject_usage[] =
     "  appears only once complete; an existing FILE is refused unless --force replaces it;\n"
     "  FILE - writes to standard output. The export is audited (subject.export, as the local\n"
     "  operator with the dpo role). Exit 0 written; 1 no such person (\"not found\") or a\n"
-    "  runtime failure; 2 bad usage, a malformed identifier or an existing FILE.\n";
+    "  runtime failure; 2 bad usage, a malformed identifier or an existing FILE.\n"
+    "  --json: prints {\"out\", \"format\", \"bytes\"} on stdout (not with --out -). On a\n"
+    "  terminal, bytes written so far show on stderr.\n";
 
 typedef struct export_subject_args {
     const char *data_dir, *id, *format, *out;
-    int force;
+    int force, json;
 } export_subject_args;
 
 static int export_subject_parse(int argc, char **argv, export_subject_args *args) {
@@ -39,6 +43,7 @@ static int export_subject_parse(int argc, char **argv, export_subject_args *args
         {"format", required_argument, NULL, 'f'},
         {"out", required_argument, NULL, 'o'},
         {"force", no_argument, NULL, 'F'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -63,6 +68,9 @@ static int export_subject_parse(int argc, char **argv, export_subject_args *args
         case 'F':
             args->force = 1;
             break;
+        case 'j':
+            args->json = 1;
+            break;
         case 'h':
             fputs(export_subject_usage, stdout);
             return -1;
@@ -77,6 +85,10 @@ static int export_subject_parse(int argc, char **argv, export_subject_args *args
         return cli_usage_error(export_subject_verb, export_subject_usage,
                                "--data DIR, --id TYPE:VALUE, --format json|avro and --out FILE "
                                "are required");
+    if (args->json && strcmp(args->out, "-") == 0)
+        return cli_usage_error(export_subject_verb, export_subject_usage,
+                               "--json: the export itself is on standard output (--out -); "
+                               "write it to a FILE");
     if (strcmp(args->format, "json") != 0 && strcmp(args->format, "avro") != 0)
         return cli_usage_error(export_subject_verb, export_subject_usage,
                                "--format must be json or avro");
@@ -125,7 +137,15 @@ int cmd_export_subject(int argc, char **argv) {
             goto done;
         }
     }
-    status = cdp_subject_export(db, &actor, args.id, args.format, out);
+    cli_progress progress;
+    cli_progress_begin(&progress, export_subject_verb, "exports", 1, 0);
+    FILE *counted = cli_progress_wrap(&progress, out);
+    status = cdp_subject_export(db, &actor, args.id, args.format, counted);
+    if (counted != out && fclose(counted) != 0 && status == CDP_OK)
+        status = CDP_IO;
+    if (status == CDP_OK)
+        progress.done = 1;
+    cli_progress_end(&progress);
     if (status != CDP_OK) {
         code = export_failed(db, status);
         goto done;
@@ -149,9 +169,15 @@ int cmd_export_subject(int argc, char **argv) {
             unlink(partial);
         partial[0] = '\0';
         struct stat written;
+        long long bytes = stat(args.out, &written) == 0 ? (long long)written.st_size : -1LL;
         fprintf(stderr, "cdpctl %s: wrote %s (%s, %lld bytes, mode 0600)\n", export_subject_verb,
-                args.out, args.format,
-                stat(args.out, &written) == 0 ? (long long)written.st_size : -1LL);
+                args.out, args.format, bytes);
+        if (args.json &&
+            cli_print_json(json_pack("{s:s, s:s, s:I}", "out", args.out, "format", args.format,
+                                     "bytes", (json_int_t)bytes)) != EXIT_OK) {
+            code = EXIT_RUNTIME;
+            goto done;
+        }
     }
     code = EXIT_OK;
 done:

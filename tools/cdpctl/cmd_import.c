@@ -7,29 +7,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "identity/segment.h"
 
 #define IMPORT_BATCH_DEFAULT 500
-#define IMPORT_PROGRESS_DEFAULT 10000
+#define IMPORT_PROGRESS_DEFAULT 0
 /* Rejected lines listed in the stdout summary (all of them go to stderr). */
 #define IMPORT_REJECTED_LISTED 1000
 
 static const char import_verb[] = "import";
 
 static const char import_usage[] =
-    "usage: cdpctl import --data DIR --source NAME [--region R] [--batch N] [--progress N] FILE\n"
+    "usage: cdpctl import --data DIR --source NAME [--region R] [--batch N] [--progress N]\n"
+    "                     [--json] FILE\n"
     "  Ingests Segment-Spec messages (identify, track, page, screen, group, alias; each with its\n"
     "  \"type\"), one JSON object a line; FILE - reads standard input. They arrive as from an\n"
     "  ingest key of channel NAME (web, ios, android, pos, call_center, chat, email, social,\n"
     "  marketplace, ...) in region R (default: the policy's default region; a message's country\n"
     "  still decides its home region). Blank lines are skipped. --batch: messages per ingest\n"
-    "  call (1..500, default 500). --progress: a progress line on stderr every N lines (default\n"
-    "  10000; 0: none). Each rejected line is reported on stderr as \"line N: code: message\";\n"
+    "  call (1..500, default 500). On a terminal, a live progress line on stderr (lines, bytes\n"
+    "  read of the file's size, events/s, ETA; CDP_PROGRESS=1 forces it, 0 turns it off).\n"
+    "  --progress N: also a log line on stderr every N lines (default 0: none). The file is\n"
+    "  streamed a line at a time: memory stays bounded whatever its size. Each rejected line is reported on stderr as \"line N: code: message\";\n"
     "  a line that is not JSON is rejected and the import goes on. At the end a JSON summary on\n"
     "  stdout: {\"lines\", \"blank\", \"accepted\", \"duplicates\", \"rejected\",\n"
-    "  \"rejected_lines\": [{\"line\", \"code\", \"message\"}, ...first 1000]}.\n"
+    "  \"rejected_lines\": [{\"line\", \"code\", \"message\"}, ...first 1000]}; --json prints\n"
+    "  it compact, on one line.\n"
     "  Exit 0 when every line was accepted or a duplicate (same messageId: stored once); 2 when\n"
     "  any line was rejected (the other lines are stored) or on bad usage; 1 on a runtime\n"
     "  failure (the import stops; the batches before it are stored).\n";
@@ -37,6 +43,7 @@ static const char import_usage[] =
 typedef struct import_args {
     const char *data_dir, *source, *region, *file;
     long batch, progress;
+    int json;
 } import_args;
 
 static int parse_count(const char *text, long min, long max, long *out) {
@@ -56,6 +63,7 @@ static int import_parse(int argc, char **argv, import_args *args) {
         {"region", required_argument, NULL, 'r'},
         {"batch", required_argument, NULL, 'b'},
         {"progress", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -85,6 +93,9 @@ static int import_parse(int argc, char **argv, import_args *args) {
             if (parse_count(optarg, 0, 1000000000L, &args->progress) != 0)
                 return cli_usage_error(import_verb, import_usage,
                                        "--progress must be a number of lines (0: none)");
+            break;
+        case 'j':
+            args->json = 1;
             break;
         case 'h':
             fputs(import_usage, stdout);
@@ -171,13 +182,15 @@ static cdp_status batch_flush(importer *im) {
     return status;
 }
 
-/* Checks one non-blank line and adds it to the batch, flushing first when it would not fit. */
-static cdp_status import_line(importer *im, const char *line, size_t len) {
+/* Checks one non-blank line and adds it to the batch, flushing first when it would not fit.
+ * full_len: the line's length in the file (more than len when the reader cut it). */
+static cdp_status import_line(importer *im, const char *line, size_t len, uint64_t full_len) {
     unsigned long long number = im->lines;
-    if (len > CDP_SEGMENT_EVENT_MAX) {
+    if (full_len > CDP_SEGMENT_EVENT_MAX) {
         char message[96];
-        snprintf(message, sizeof message, "line: %zu bytes, larger than a message may be (%u)", len,
-                 CDP_SEGMENT_EVENT_MAX);
+        snprintf(message, sizeof message,
+                 "line: %llu bytes, larger than a message may be (%u)",
+                 (unsigned long long)full_len, CDP_SEGMENT_EVENT_MAX);
         reject(im, number, cdp_status_code(CDP_PAYLOAD_TOO_LARGE), message);
         return CDP_OK;
     }
@@ -208,6 +221,26 @@ static cdp_status import_line(importer *im, const char *line, size_t len) {
     return CDP_OK;
 }
 
+/* Reads one line of in into line (cap bytes: at most cap - 1 kept, then a NUL) and returns the
+ * bytes kept, -1 at the end of the input. *full_len gets the line's whole length with its
+ * newline: a longer line is read to its end but not kept, so a file with a huge line (or no
+ * newline at all) is still read in bounded memory. */
+static ssize_t read_line(FILE *in, char *line, size_t cap, uint64_t *full_len) {
+    size_t kept = 0;
+    uint64_t length = 0;
+    int c;
+    while ((c = getc_unlocked(in)) != EOF) {
+        length++;
+        if (kept + 1 < cap)
+            line[kept++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    line[kept] = '\0';
+    *full_len = length;
+    return length == 0 ? -1 : (ssize_t)kept;
+}
+
 static int is_blank(const char *line, size_t len) {
     for (size_t i = 0; i < len; i++)
         if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
@@ -231,14 +264,14 @@ static void sort_rejected(json_t *list) {
         }
 }
 
-static void print_summary(const importer *im) {
+static void print_summary(const importer *im, int compact) {
     sort_rejected(im->rejected_lines);
     json_t *summary = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:O, s:b}", "lines", (json_int_t)im->lines, "blank",
         (json_int_t)im->blank, "accepted", (json_int_t)im->accepted, "duplicates",
         (json_int_t)im->duplicates, "rejected", (json_int_t)im->rejected, "rejected_lines",
         im->rejected_lines, "rejected_lines_complete", im->rejected_listed_all);
-    char *text = summary ? json_dumps(summary, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *text = summary ? json_dumps(summary, (compact ? JSON_COMPACT : JSON_INDENT(2)) | JSON_PRESERVE_ORDER) : NULL;
     if (text != NULL)
         printf("%s\n", text);
     free(text);
@@ -268,10 +301,13 @@ int cmd_import(int argc, char **argv) {
     im.line_numbers = calloc(im.batch_max, sizeof *im.line_numbers);
     im.rejected_lines = json_array();
     im.rejected_listed_all = 1;
-    char *line = NULL;
-    size_t line_cap = 0;
+    /* One message at most, plus its newline and a byte to tell a longer line. */
+    size_t line_cap = CDP_SEGMENT_EVENT_MAX + 3;
+    char *line = malloc(line_cap);
+    cli_progress progress;
+    memset(&progress, 0, sizeof progress);
     cdp_status status = CDP_OK;
-    if (im.body == NULL || im.line_numbers == NULL || im.rejected_lines == NULL) {
+    if (im.body == NULL || im.line_numbers == NULL || im.rejected_lines == NULL || line == NULL) {
         code = cli_fail(import_verb, CDP_NOMEM, "out of memory");
         goto done;
     }
@@ -283,21 +319,32 @@ int cmd_import(int argc, char **argv) {
         goto done;
     }
     batch_reset(&im);
+    /* The size of a regular file gives the ETA; a pipe's is unknown. */
+    struct stat info;
+    uint64_t bytes_total =
+        fstat(fileno(in), &info) == 0 && S_ISREG(info.st_mode) ? (uint64_t)info.st_size : 0;
+    uint64_t bytes_read = 0;
+    cli_progress_begin(&progress, import_verb, "lines", 0, bytes_total);
     ssize_t read;
-    while (status == CDP_OK && (read = getline(&line, &line_cap, in)) != -1) {
+    uint64_t full_len = 0;
+    while (status == CDP_OK && (read = read_line(in, line, line_cap, &full_len)) != -1) {
         im.lines++;
+        bytes_read += full_len;
         size_t len = (size_t)read;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
             len--;
-        if (is_blank(line, len))
+            full_len--;
+        }
+        if (is_blank(line, len) && full_len == len)
             im.blank++;
         else
-            status = import_line(&im, line, len);
+            status = import_line(&im, line, len, full_len);
         if (args.progress > 0 && im.lines % (unsigned long long)args.progress == 0)
             fprintf(stderr,
                     "cdpctl import: %llu lines read (%llu accepted, %llu duplicates, %llu "
                     "rejected so far)\n",
                     im.lines, im.accepted, im.duplicates, im.rejected);
+        cli_progress_update(&progress, im.lines, bytes_read);
     }
     if (status == CDP_OK && ferror(in)) {
         fprintf(stderr, "cdpctl import: reading %s failed after line %llu\n", args.file, im.lines);
@@ -314,7 +361,8 @@ int cmd_import(int argc, char **argv) {
     }
     code = im.rejected > 0 ? EXIT_USAGE : EXIT_OK;
 done_summary:
-    print_summary(&im);
+    cli_progress_end(&progress);
+    print_summary(&im, args.json);
 done:
     free(line);
     cdp_close(im.db);

@@ -4,33 +4,40 @@
  * holds it open (RocksDB allows one process per directory), and a running server picks the
  * change up on the next request. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "api/apikeys.h"
 #include "cli.h"
+#include "progress.h"
 
 static const char keys_usage[] =
     "usage: cdpctl keys create --data DIR --role ROLE [--region R] [--source NAME]\n"
-    "                          [--purposes P,...]\n"
-    "       cdpctl keys list --data DIR\n"
-    "       cdpctl keys revoke --data DIR --id KEY_ID\n"
-    "       cdpctl keys rotate --data DIR --region R\n"
+    "                          [--purposes P,...] [--json]\n"
+    "       cdpctl keys list --data DIR [--json]\n"
+    "       cdpctl keys revoke --data DIR --id KEY_ID [--json]\n"
+    "       cdpctl keys rotate --data DIR --region R [--json]\n"
     "  create: prints a new API key on stdout, once. ROLE: ingest, personalization, dpo,\n"
     "    auditor, admin. --region: the key's region (default: the policy's default region).\n"
     "    --source: the channel of an ingest key (web, ios, pos, ...). --purposes: the only\n"
-    "    purposes the key may state (default: all its role allows).\n"
+    "    purposes the key may state (default: all its role allows). --json: prints\n"
+    "    {\"key\", \"key_id\", \"role\", \"region\", \"source\"} instead of the bare key.\n"
     "  list: the keys as JSON (id, role, region, source, purposes, created_at, revoked).\n"
-    "  revoke: the key stops working at once, in running servers too.\n"
+    "  revoke: the key stops working at once, in running servers too. --json: prints\n"
+    "    {\"key_id\", \"revoked\": true}.\n"
     "  rotate: closes the region's key epoch: re-wraps every person's data key under a new\n"
     "    KEK, moves the identity index to a new blind-index key, then destroys the old keys.\n"
     "    Copies of the store made before (backups, copied directories) can no longer be\n"
-    "    decrypted.\n";
+    "    decrypted. Prints {\"region\", \"epoch\", \"rewrapped\"}; on a terminal, a progress\n"
+    "    line on stderr while it runs.\n"
+    "  list and rotate print JSON always; --json is accepted for uniformity.\n";
 
 /* The options every keys verb shares; each verb says which ones it takes. */
 typedef struct keys_args {
     const char *data_dir, *region, *role, *source, *purposes, *key_id;
+    int json;
 } keys_args;
 
 enum { TAKES_REGION = 1, TAKES_ROLE = 2, TAKES_SOURCE = 4, TAKES_PURPOSES = 8, TAKES_ID = 16 };
@@ -42,7 +49,8 @@ static int parse_keys_args(const char *verb, int argc, char **argv, unsigned tak
         {"data", required_argument, NULL, 'd'},     {"region", required_argument, NULL, 'r'},
         {"role", required_argument, NULL, 'o'},     {"source", required_argument, NULL, 's'},
         {"purposes", required_argument, NULL, 'p'}, {"id", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     memset(args, 0, sizeof *args);
     int option;
@@ -77,6 +85,9 @@ static int parse_keys_args(const char *verb, int argc, char **argv, unsigned tak
             break;
         case 'i':
             args->key_id = optarg;
+            break;
+        case 'j':
+            args->json = 1;
             break;
         case 'h':
             fputs(keys_usage, stdout);
@@ -140,7 +151,12 @@ static int keys_create(int argc, char **argv) {
         status = cdp_apikeys_create_at(args.data_dir, policy, role, args.region, args.source,
                                        args.purposes, &secret, &info, &err);
     if (status == CDP_OK) {
-        printf("%s\n", secret);
+        if (args.json)
+            cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s}", "key", secret, "key_id",
+                                     info.key_id, "role", cdp_role_name(info.role), "region",
+                                     info.region, "source", info.source));
+        else
+            printf("%s\n", secret);
         fflush(stdout);
         fprintf(stderr, "cdpctl keys create: key %s (role %s, region %s%s%s); shown once\n",
                 info.key_id, cdp_role_name(info.role), info.region,
@@ -182,8 +198,11 @@ static int keys_revoke(int argc, char **argv) {
         return code;
     cdp_err err = {0};
     cdp_status status = cdp_apikeys_revoke_at(args.data_dir, args.key_id, &err);
-    if (status == CDP_OK)
+    if (status == CDP_OK) {
         fprintf(stderr, "cdpctl keys revoke: key %s revoked\n", args.key_id);
+        if (args.json)
+            cli_print_json(json_pack("{s:s, s:b}", "key_id", args.key_id, "revoked", 1));
+    }
     code = status == CDP_OK ? EXIT_OK : cli_fail("keys revoke", status, err.message);
     return code;
 }
@@ -192,6 +211,7 @@ static int keys_rotate(int argc, char **argv) {
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
         {"region", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -206,6 +226,8 @@ static int keys_rotate(int argc, char **argv) {
             break;
         case 'r':
             region = optarg;
+            break;
+        case 'j': /* the answer is JSON already */
             break;
         case 'h':
             fputs(keys_usage, stdout);
@@ -223,7 +245,19 @@ static int keys_rotate(int argc, char **argv) {
     if (status == CDP_OK) {
         uint32_t epoch = 0;
         size_t rewrapped = 0;
+        /* The re-wrap runs inside one library call: the line shows the people to re-wrap
+         * (the region's data keys) and the time, then the count done. */
+        cli_progress progress;
+        uint64_t total = 0;
+        cli_progress_begin(&progress, "keys rotate", "data keys re-wrapped", 0, 0);
+        if (progress.enabled && cli_region_count(db, region, "data_keys", &total) == EXIT_OK)
+            progress.total = total;
+        cli_progress_phase(&progress, "re-wrapping");
+        cli_progress_tick(&progress);
         status = cdp_close_epoch(db, region, &epoch, &rewrapped);
+        progress.done = rewrapped;
+        cli_progress_phase(&progress, status == CDP_OK ? "done" : "failed");
+        cli_progress_end(&progress);
         if (status == CDP_OK)
             printf("{\"region\": \"%s\", \"epoch\": %u, \"rewrapped\": %zu}\n", region, epoch,
                    rewrapped);

@@ -14,24 +14,25 @@
 static const char profile_verb[] = "profile";
 
 static const char profile_usage[] =
-    "usage: cdpctl profile --data DIR --purpose P --id TYPE:VALUE\n"
+    "usage: cdpctl profile --data DIR --purpose P --id TYPE:VALUE [--json]\n"
     "  Prints the profile (JSON) as purpose P may see it: traits the purpose may not see are\n"
     "  left out and counted in \"withheld\". TYPE:VALUE is an identifier (email:..., phone:...,\n"
     "  user_id:..., anonymous_id:..., device_id:..., an external id type) or profile:<id>.\n"
     "  The read is audited as the local operator (key id \"local\", role dpo).\n"
     "  Exit 0 printed; 1 no such person (\"not found\") or a runtime failure; 2 bad usage or a\n"
-    "  malformed identifier.\n";
+    "  malformed identifier. --json: the same JSON compact on one line (default: indented).\n";
 
 int cmd_profile(int argc, char **argv) {
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
         {"purpose", required_argument, NULL, 'p'},
         {"id", required_argument, NULL, 'i'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *data_dir = NULL, *purpose = NULL, *id = NULL;
-    int option;
+    int option, as_json = 0;
     optind = 1;
     opterr = 0;
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -44,6 +45,9 @@ int cmd_profile(int argc, char **argv) {
             break;
         case 'i':
             id = optarg;
+            break;
+        case 'j':
+            as_json = 1;
             break;
         case 'h':
             fputs(profile_usage, stdout);
@@ -74,7 +78,9 @@ int cmd_profile(int argc, char **argv) {
     }
     /* Indented for a person at a terminal; the library's text is compact. */
     json_t *parsed = json_loads(json, 0, NULL);
-    char *pretty = parsed ? json_dumps(parsed, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *pretty = parsed ? json_dumps(parsed, (as_json ? JSON_COMPACT : JSON_INDENT(2)) |
+                                                   JSON_PRESERVE_ORDER)
+                          : NULL;
     printf("%s\n", pretty ? pretty : json);
     free(pretty);
     json_decref(parsed);

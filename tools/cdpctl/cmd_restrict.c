@@ -6,15 +6,17 @@
 #include "cli.h"
 
 static const char restrict_usage[] =
-    "usage: cdpctl restrict --data DIR --id TYPE:VALUE [--lift]\n"
+    "usage: cdpctl restrict --data DIR --id TYPE:VALUE [--lift] [--json]\n"
     "  Restricts processing of the person (their data is kept but served for no purpose except\n"
     "  legal_obligation and the DPO's own access); --lift ends the restriction. Prints\n"
-    "  {\"profile_id\", \"restricted\", \"changed\"}. Audited as the local DPO.\n";
+    "  {\"profile_id\", \"restricted\", \"changed\"} (JSON always; --json is accepted).\n"
+    "  Audited as the local DPO.\n";
 
 int cmd_restrict(int argc, char **argv) {
     static const struct option options[] = {{"data", required_argument, NULL, 'd'},
                                             {"id", required_argument, NULL, 'i'},
                                             {"lift", no_argument, NULL, 'l'},
+                                            {"json", no_argument, NULL, 'j'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     const char *data_dir = NULL, *ref = NULL;
@@ -28,6 +30,8 @@ int cmd_restrict(int argc, char **argv) {
             ref = optarg;
         else if (option == 'l')
             lift = 1;
+        else if (option == 'j')
+            continue; /* the answer is JSON already */
         else if (option == 'h') {
             fputs(restrict_usage, stdout);
             return EXIT_OK;

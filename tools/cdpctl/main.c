@@ -39,8 +39,11 @@ static const char usage[] =
     "  backup --data DIR --out BACKUP_DIR        consistent backup (never the root key)\n"
     "  restore --from BACKUP_DIR --data DIR      restore; later erasures are applied again\n"
     "  policy check DIR                          validate a policy bundle; exit 2 on problems\n"
+    "  stats --data DIR [--json]                 people, events, merges, erasures, bytes on\n"
+    "                                            disk, per region and in total\n"
     "\n"
     "Run 'cdpctl <command> --help' for a command's options.\n"
+    "Verbs whose result a script reads take --json (see each verb's --help).\n"
     "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
 
 int cli_exit_code(cdp_status status) {
@@ -139,6 +142,8 @@ int main(int argc, char **argv) {
         return cmd_rectify(argc - 1, argv + 1);
     if (strcmp(command, "policy") == 0)
         return cmd_policy(argc - 1, argv + 1);
+    if (strcmp(command, "stats") == 0)
+        return cmd_stats(argc - 1, argv + 1);
     fprintf(stderr, "cdpctl: unknown command \"%s\"\n", command);
     fputs(usage, stderr);
     return EXIT_USAGE;

@@ -12,7 +12,7 @@ endif
 DEMO_DIR ?= demo-data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps build test run bench bench-http clean format
+.PHONY: all deps build test run bench bench-http soak clean format
 
 all: build
 
@@ -36,6 +36,11 @@ bench: build
 
 bench-http: build
 	BUILD_DIR=$(BUILD_DIR) tools/bench/http/run.sh $(BENCH_ARGS)
+
+# Issue 10's bounded soak: wrk against cdpctl serve with mixed ingest and reads (tools/soak).
+SOAK_SECONDS ?= 600
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) CDP_SOURCE_DIR=$(CURDIR) tools/soak/run.sh $(BUILD_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

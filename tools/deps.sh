@@ -9,6 +9,11 @@ PACKAGES="build-essential cmake pkg-config \
   libicu-dev libphonenumber-dev g++ wrk"
 # The web console end-to-end test (tests/console_e2e_test.sh) drives Debian's Chromium.
 PACKAGES="$PACKAGES chromium"
+# The shell tests drive the server with curl and read JSON with jq and python3.
+PACKAGES="$PACKAGES curl jq python3"
+# Node.js drives the real clients (SDKs, avsc, @iabtcf/core, Playwright); a machine that already
+# has node (from NodeSource, say) keeps it, else Debian's nodejs and npm.
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 
 missing=""
 for p in $PACKAGES; do

@@ -434,6 +434,26 @@ cdp_status cdp_access_profile_consent(const cdp_identity_env *env, const cdp_act
     size_t region_index = opened.region_index;
     cdp_person person = opened.person;
     cdp_profile_record profile = opened.profile;
+    if (status == CDP_OK && !env->enforcement_disabled) {
+        /* The consent state is personal data: read from outside the person's home region it is
+         * a transfer, allowed only where a transfer rule permits the purpose, like every other
+         * read. (Consent itself does not gate it: the caller reads it to learn what it may do.) */
+        cdp_access_question question =
+            cdp_access_question_for(env, actor, purpose, &opened, NULL);
+        question.consent = CDP_CONSENT_STATE_GRANTED;
+        question.restricted = 0;
+        cdp_access_answer answer = cdp_policy_decide(env->policy, &question);
+        if (answer.kind == CDP_DECISION_DENY && answer.status == CDP_RESIDENCY_DENIED) {
+            cdp_access_count(answer.reason, 1);
+            status = cdp_access_audit(env, region_index, actor, "profile.consent", purpose,
+                                      person.profile_id, &answer, CDP_AUDIT_DENY, NULL, 0, err);
+            if (status == CDP_OK)
+                status = cdp_err_set(err, CDP_RESIDENCY_DENIED,
+                                     "residency: this person's data may not be read from this "
+                                     "region for %s (%s)",
+                                     purpose, answer.reason);
+        }
+    }
     if (status == CDP_OK && !env->audit_disabled) {
         /* Audited before any data leaves. */
         static const char *const categories[] = {"consent"};

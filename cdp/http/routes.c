@@ -396,3 +396,29 @@ static enum MHD_Result handle_dsr_result(http_request *request) {
     return http_respond_fd(request, 200, avro ? "application/avro" : json_content_type, fd,
                            (uint64_t)size);
 }
+
+/* ---- the route table, described ------------------------------------------------------------ */
+
+char *cdp_http_routes_describe(void) {
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < http_route_count; i++) {
+        const http_route *route = &http_routes[i];
+        json_t *roles = json_array();
+        for (int role = CDP_ROLE_INGEST; roles != NULL && role <= CDP_ROLE_ADMIN; role++)
+            if (route->roles & HTTP_ROLE(role))
+                json_array_append_new(roles, json_string(cdp_role_name((cdp_role)role)));
+        json_t *entry = json_pack("{s:s, s:s, s:o*, s:b, s:b, s:b, s:b}", "method", route->method,
+                                  "pattern", route->pattern, "roles", roles, "authenticated",
+                                  route->roles != 0, "basic_auth",
+                                  (route->flags & HTTP_ROUTE_BASIC_AUTH) != 0, "purpose",
+                                  (route->flags & HTTP_ROUTE_PURPOSE) != 0, "body",
+                                  (route->flags & HTTP_ROUTE_BODY) != 0);
+        if (entry == NULL || json_array_append_new(list, entry) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    char *text = list != NULL ? json_dumps(list, JSON_COMPACT) : NULL;
+    json_decref(list);
+    return text;
+}

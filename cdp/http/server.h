@@ -37,4 +37,10 @@ unsigned cdp_http_port(const cdp_http_server *server);
  * every connection and frees the server. Does not close db. Accepts NULL. */
 void cdp_http_stop(cdp_http_server *server);
 
+/* The route table as JSON, one object per route in matching order: method, pattern, roles
+ * (names; empty when unauthenticated), authenticated, basic_auth, purpose, body. For tests and
+ * operators (`cdpctl serve --list-routes`), so checks follow the table. Caller owns the string
+ * (free with free()); NULL when out of memory. */
+char *cdp_http_routes_describe(void);
+
 #endif

@@ -2,8 +2,11 @@
  * Ciphertext does not compress, so compression is off; bloom filters keep point misses cheap;
  * the events family has a 16-byte (profile id) prefix extractor for per-person timelines. */
 #include "store/region.h"
+#include "store/sst_check.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +33,14 @@ struct cdp_region {
     rocksdb_writeoptions_t *write_nosync;
     char *name;
     char *path;
+    /* Set by the first failed write, WAL sync or flush (disk full, read-only file system, I/O
+     * error): from then on writes are refused here, never passed to RocksDB again. Its WAL
+     * writer is left in an error state that a later write can turn into an abort (RocksDB 7.8
+     * asserts in WritableFileWriter), and a write that follows a lost one could be
+     * acknowledged out of order. Reads go on; a restart, once the cause is fixed, recovers from
+     * the WAL. */
+    atomic_int write_failed;
+    char write_failure[256];
 };
 
 struct cdp_batch {
@@ -191,8 +202,28 @@ cdp_status cdp_region_open(const char *path, const char *region_name,
     /* One flush covers every column family, so a purge releases every WAL file at once. */
     rocksdb_options_set_atomic_flush(region->db_options, 1);
     rocksdb_options_set_keep_log_file_num(region->db_options, 4);
-    rocksdb_options_set_info_log_level(region->db_options, 2 /* WARN */);
+    /* FATAL only: after a failed append (disk full) RocksDB's info-log writer is left in an
+     * error state, and its next message (the disk-full recovery thread logs every few seconds)
+     * aborts the process in RocksDB 7.8 (an assertion in WritableFileWriter). Our own errors
+     * reach stderr with the RocksDB reason. */
+    rocksdb_options_set_info_log_level(region->db_options, 4 /* FATAL */);
     rocksdb_options_set_wal_recovery_mode(region->db_options, 2 /* point in time */);
+
+    /* Refuse a damaged partition at open, naming the file, rather than serve until a read
+     * happens to touch the bad block. paranoid_checks (RocksDB's default, stated here) covers
+     * the MANIFEST and the files' metadata; the block checksums are checked here. */
+    rocksdb_options_set_paranoid_checks(region->db_options, 1);
+    if (existed) {
+        char sst_message[512];
+        int checked = cdp_sst_check_dir(path, sst_message, sizeof sst_message);
+        if (checked != CDP_SST_OK) {
+            status = cdp_err_set(err, checked == CDP_SST_CORRUPT ? CDP_CORRUPT : CDP_IO,
+                                 "region %s: %s; the partition is damaged: restore it from a "
+                                 "backup (cdpctl restore)",
+                                 region_name, sst_message);
+            goto fail;
+        }
+    }
 
     names[0] = "default";
     region->cf_options[0] = make_cf_options(region, CDP_CF_META);
@@ -325,20 +356,45 @@ void cdp_batch_delete_range(cdp_batch *batch, cdp_region *region, cdp_cf cf,
                                        start_len, (const char *)end, end_len);
 }
 
+/* CDP_IO when an earlier write failed (see write_failed). */
+static cdp_status writes_stopped(cdp_region *region, cdp_err *err) {
+    if (!atomic_load(&region->write_failed))
+        return CDP_OK;
+    return cdp_err_set(err, CDP_IO,
+                       "region %s: writes stopped after a failed write (%s); reads go on: "
+                       "restart once the cause is fixed",
+                       region->name, region->write_failure);
+}
+
+/* Turns a RocksDB error of a write path into our error and stops further writes. */
+static cdp_status write_error(cdp_region *region, char *rocks_message, const char *what,
+                              cdp_err *err) {
+    if (!atomic_exchange(&region->write_failed, 1))
+        snprintf(region->write_failure, sizeof region->write_failure, "%s: %s", what,
+                 rocks_message);
+    return rocks_error(err, rocks_message, what, region);
+}
+
 cdp_status cdp_region_write(cdp_region *region, cdp_batch *batch, int sync, cdp_err *err) {
     char *rocks_message = NULL;
+    cdp_status status = writes_stopped(region, err);
+    if (status != CDP_OK)
+        return status;
     rocksdb_write(region->db, sync ? region->write_sync : region->write_nosync, batch->batch,
                   &rocks_message);
     if (rocks_message != NULL)
-        return rocks_error(err, rocks_message, "write", region);
+        return write_error(region, rocks_message, "write", err);
     return CDP_OK;
 }
 
 cdp_status cdp_region_sync_wal(cdp_region *region, cdp_err *err) {
     char *rocks_message = NULL;
+    cdp_status status = writes_stopped(region, err);
+    if (status != CDP_OK)
+        return status;
     rocksdb_flush_wal(region->db, 1, &rocks_message);
     if (rocks_message != NULL)
-        return rocks_error(err, rocks_message, "WAL sync", region);
+        return write_error(region, rocks_message, "WAL sync", err);
     return CDP_OK;
 }
 
@@ -465,6 +521,9 @@ void cdp_iter_free(cdp_iter *iter) {
 
 cdp_status cdp_region_flush(cdp_region *region, cdp_err *err) {
     char *rocks_message = NULL;
+    cdp_status status = writes_stopped(region, err);
+    if (status != CDP_OK)
+        return status;
     rocksdb_flushoptions_t *flush = rocksdb_flushoptions_create();
     rocksdb_flushoptions_set_wait(flush, 1);
     /* With atomic_flush, flushing each family in turn still cuts every memtable; flush them all
@@ -473,7 +532,7 @@ cdp_status cdp_region_flush(cdp_region *region, cdp_err *err) {
         rocksdb_flush_cf(region->db, flush, region->handles[i], &rocks_message);
     rocksdb_flushoptions_destroy(flush);
     if (rocks_message != NULL)
-        return rocks_error(err, rocks_message, "flush", region);
+        return write_error(region, rocks_message, "flush", err);
     return CDP_OK;
 }
 

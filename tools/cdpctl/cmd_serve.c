@@ -25,6 +25,7 @@ int cmd_serve(int argc, char **argv) {
         {"listen", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
+        {"list-routes", no_argument, NULL, 'r'}, /* hidden: the route table as JSON, for tests */
         {NULL, 0, NULL, 0},
     };
     cdp_http_options http_options;
@@ -52,6 +53,14 @@ int cmd_serve(int argc, char **argv) {
         case 'h':
             fputs(serve_usage, stdout);
             return EXIT_OK;
+        case 'r': {
+            char *routes = cdp_http_routes_describe();
+            if (routes == NULL)
+                return cli_fail("serve", CDP_NOMEM, "out of memory");
+            puts(routes);
+            free(routes);
+            return EXIT_OK;
+        }
         default:
             return cli_usage_error("serve", serve_usage, "unknown or incomplete option");
         }

@@ -514,6 +514,7 @@ typedef struct audit_waiter {
     size_t count;
     int sync;
     cdp_buf bodies;  /* the record bodies, one after the other */
+    uint8_t one_body[4096]; /* bodies.data for a single entry that fits (no allocation) */
     size_t *ends;    /* ends[i]: where body i ends in bodies */
     size_t one_end;  /* ends for a single entry (no allocation) */
     uint64_t first_seq;
@@ -529,6 +530,9 @@ static cdp_status encode_bodies(cdp_audit_log *log, audit_waiter *waiter, cdp_er
     if (status != CDP_OK)
         return status;
     waiter->ends = &waiter->one_end;
+    if (waiter->count == 1 &&
+        cdp_audit_record_body_bound(&waiter->entries[0]) <= sizeof waiter->one_body)
+        waiter->bodies = (cdp_buf){.data = waiter->one_body, .cap = sizeof waiter->one_body};
     if (waiter->count > 1 &&
         (waiter->ends = cdp_malloc(waiter->count * sizeof *waiter->ends)) == NULL)
         return cdp_err_set(err, CDP_NOMEM, "audit: out of memory");
@@ -545,7 +549,8 @@ static cdp_status encode_bodies(cdp_audit_log *log, audit_waiter *waiter, cdp_er
 static void waiter_clear(audit_waiter *waiter) {
     if (waiter->ends != &waiter->one_end)
         cdp_free(waiter->ends);
-    cdp_buf_free(&waiter->bodies);
+    if (waiter->bodies.data != waiter->one_body)
+        cdp_buf_free(&waiter->bodies);
 }
 
 /* Phase 2, under lock: seq and time of each entry, its leaf, index and subtree hashes into the
@@ -724,7 +729,18 @@ cdp_status cdp_audit_write(cdp_audit_log *log, cdp_batch *batch, const cdp_audit
             return status;
         }
     }
-    audit_waiter self = {.entries = entries, .count = count, .sync = sync, .err = err};
+    audit_waiter self; /* not zeroed whole: one_body is 4 KB of scratch */
+    self.entries = entries;
+    self.count = count;
+    self.sync = sync;
+    self.bodies = (cdp_buf){0};
+    self.ends = NULL;
+    self.one_end = 0;
+    self.first_seq = 0;
+    self.status = CDP_OK;
+    self.err = err;
+    self.done = 0;
+    self.next = NULL;
     cdp_status status = encode_bodies(log, &self, err);
     if (status == CDP_OK && batch == NULL) {
         status = commit_grouped(log, &self);

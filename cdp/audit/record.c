@@ -155,12 +155,15 @@ size_t cdp_audit_record_head(uint8_t out[CDP_AUDIT_RECORD_HEAD_MAX], uint64_t se
     return len;
 }
 
+size_t cdp_audit_record_body_bound(const cdp_audit_entry *entry) {
+    /* Every string is at most 128 bytes plus a 10-byte length, every other field 10 bytes. */
+    return 16 * (10 + 1 + CDP_AUDIT_TOKEN_MAX) +
+           entry->category_count * (10 + CDP_AUDIT_TOKEN_MAX) + 64;
+}
+
 cdp_status cdp_audit_record_encode_body(const char *region, const cdp_audit_entry *entry,
                                         cdp_buf *out, cdp_err *err) {
-    /* Every string is at most 128 bytes plus a 10-byte length, every other field 10 bytes. */
-    size_t bound = 16 * (10 + 1 + CDP_AUDIT_TOKEN_MAX) +
-                   entry->category_count * (10 + CDP_AUDIT_TOKEN_MAX) + 64;
-    if (cdp_buf_reserve(out, bound) != CDP_OK)
+    if (cdp_buf_reserve(out, cdp_audit_record_body_bound(entry)) != CDP_OK)
         return cdp_err_set(err, CDP_NOMEM, "audit record: out of memory");
     put_string(out, region, strlen(region));
     put_string(out, entry->actor_key_id, strlen(entry->actor_key_id));

@@ -89,6 +89,9 @@ cdp_status cdp_audit_record_encode(uint64_t seq, int64_t time_ms, const char *re
 #define CDP_AUDIT_RECORD_HEAD_MAX (10 + 2 * 10) /* single-object header, two longs */
 size_t cdp_audit_record_head(uint8_t out[CDP_AUDIT_RECORD_HEAD_MAX], uint64_t seq,
                              int64_t time_ms);
+/* At most this many bytes of body for entry: encode_body reserves it (once) in out, so an out
+ * with that much room is never reallocated. */
+size_t cdp_audit_record_body_bound(const cdp_audit_entry *entry);
 cdp_status cdp_audit_record_encode_body(const char *region, const cdp_audit_entry *entry,
                                         cdp_buf *out, cdp_err *err);
 

@@ -85,7 +85,8 @@ void cdp_walk_cache_put(cdp_walk_cache *cache, const uint8_t profile_id[16], uin
     uint8_t *copy = cdp_malloc(len > 0 ? len : 1);
     if (copy == NULL)
         return;
-    memcpy(copy, bytes, len);
+    if (len > 0) /* an empty walk (no records) is cached too; bytes may then be NULL */
+        memcpy(copy, bytes, len);
     size_t slot = slot_of(profile_id);
     walk_entry *entry = &cache->slots[slot];
     pthread_mutex_lock(&cache->locks[slot % LOCKS]);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/codec.h"
 #include "util/alloc.h"
 #include "util/bytes.h"
 
@@ -55,9 +56,16 @@ struct cdp_audit_log {
     pthread_mutex_t lock;        /* appends, checkpoints, state */
     pthread_rwlock_t prune_lock; /* readers shared, retention exclusive */
     log_state state;             /* under lock */
-    cdp_buf leaves;              /* under lock: the encoded leaves of the running append */
-    size_t *leaf_ends;
-    size_t leaf_ends_cap;
+    cdp_buf leaf;                /* under lock: the leaf being staged (head || body) */
+    cdp_batch *group_batch;      /* under lock: the batch of a group commit, reused */
+    /* Group commit of appends without a caller batch (audited reads, refusals): appenders
+     * queue under queue_lock; one of them (the leader) takes the queue, writes it as one batch
+     * under lock, then marks every member done and wakes them. */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_done;
+    struct audit_waiter *queue_head, *queue_tail; /* under queue_lock */
+    int leader_active;                            /* under queue_lock */
+    audit_group_stats group_stats;                /* under queue_lock */
     uint64_t start;             /* under prune_lock (and lock when written) */
     cdp_merkle_frontier anchor; /* compact range of [0, start) */
     cdp_audit_log *next_open;
@@ -405,6 +413,11 @@ cdp_status cdp_audit_log_open(cdp_region *region, const char *region_id, cdp_key
         cdp_free(log);
         return status;
     }
+    log->group_batch = cdp_batch_new();
+    if (log->group_batch == NULL) {
+        cdp_free(log);
+        return cdp_err_set(err, CDP_NOMEM, "audit: out of memory");
+    }
     pthread_mutex_lock(&open_logs_lock);
     for (cdp_audit_log *other = open_logs; other != NULL; other = other->next_open)
         if (other->region == region)
@@ -417,11 +430,14 @@ cdp_status cdp_audit_log_open(cdp_region *region, const char *region_id, cdp_key
     }
     pthread_mutex_unlock(&open_logs_lock);
     if (status != CDP_OK) {
+        cdp_batch_free(log->group_batch);
         cdp_free(log);
         return status;
     }
     pthread_mutex_init(&log->lock, NULL);
     pthread_rwlock_init(&log->prune_lock, NULL);
+    pthread_mutex_init(&log->queue_lock, NULL);
+    pthread_cond_init(&log->queue_done, NULL);
     *out = log;
     return CDP_OK;
 }
@@ -438,8 +454,10 @@ void cdp_audit_log_close(cdp_audit_log *log) {
     pthread_mutex_unlock(&open_logs_lock);
     pthread_mutex_destroy(&log->lock);
     pthread_rwlock_destroy(&log->prune_lock);
-    cdp_buf_free(&log->leaves);
-    cdp_free(log->leaf_ends);
+    pthread_mutex_destroy(&log->queue_lock);
+    pthread_cond_destroy(&log->queue_done);
+    cdp_batch_free(log->group_batch);
+    cdp_buf_free(&log->leaf);
     cdp_free(log);
 }
 
@@ -489,52 +507,86 @@ cdp_status audit_log_sign(cdp_audit_log *log, const char *text, char *out, size_
 
 /* ---- append -------------------------------------------------------------------------------- */
 
-/* Phase 1 of an append: every allocation, before the batch is touched. */
-static cdp_status encode_leaves(cdp_audit_log *log, const cdp_audit_entry *entries, size_t count,
-                                log_state *state, cdp_err *err) {
-    if (log->leaf_ends_cap < count) {
-        size_t *ends = cdp_realloc(log->leaf_ends, count * sizeof *ends);
-        if (ends == NULL)
-            return cdp_err_set(err, CDP_NOMEM, "audit: out of memory");
-        log->leaf_ends = ends;
-        log->leaf_ends_cap = count;
-    }
-    cdp_buf_reset(&log->leaves);
-    int64_t now = now_ms();
-    for (size_t i = 0; i < count; i++) {
-        int64_t time_ms = entries[i].time_ms != 0 ? entries[i].time_ms : now;
-        if (time_ms < state->last_time_ms) /* times never go back along seq */
-            time_ms = state->last_time_ms;
-        state->last_time_ms = time_ms;
-        cdp_status status = cdp_audit_record_encode(state->frontier.size + i, time_ms,
-                                                    log->region_id, &entries[i], &log->leaves, err);
+/* One appender: its entries, their record bodies (encoded before any lock is taken), and, in
+ * a group commit, the outcome the leader hands back. */
+typedef struct audit_waiter {
+    const cdp_audit_entry *entries;
+    size_t count;
+    int sync;
+    cdp_buf bodies;  /* the record bodies, one after the other */
+    uint8_t one_body[4096]; /* bodies.data for a single entry that fits (no allocation) */
+    size_t *ends;    /* ends[i]: where body i ends in bodies */
+    size_t one_end;  /* ends for a single entry (no allocation) */
+    uint64_t first_seq;
+    cdp_status status;
+    cdp_err *err;
+    int done; /* under queue_lock */
+    struct audit_waiter *next;
+} audit_waiter;
+
+/* Phase 1, outside every lock: all the encoding and every allocation of the entries. */
+static cdp_status encode_bodies(cdp_audit_log *log, audit_waiter *waiter, cdp_err *err) {
+    cdp_status status = cdp_codec_init(err);
+    if (status != CDP_OK)
+        return status;
+    waiter->ends = &waiter->one_end;
+    if (waiter->count == 1 &&
+        cdp_audit_record_body_bound(&waiter->entries[0]) <= sizeof waiter->one_body)
+        waiter->bodies = (cdp_buf){.data = waiter->one_body, .cap = sizeof waiter->one_body};
+    if (waiter->count > 1 &&
+        (waiter->ends = cdp_malloc(waiter->count * sizeof *waiter->ends)) == NULL)
+        return cdp_err_set(err, CDP_NOMEM, "audit: out of memory");
+    for (size_t i = 0; i < waiter->count; i++) {
+        status = cdp_audit_record_encode_body(log->region_id, &waiter->entries[i],
+                                              &waiter->bodies, err);
         if (status != CDP_OK)
             return status;
-        log->leaf_ends[i] = log->leaves.len;
+        waiter->ends[i] = waiter->bodies.len;
     }
     return CDP_OK;
 }
 
-/* Phase 2: leaves, index and subtree hashes into the batch; no allocation can fail here. */
-static cdp_status stage_leaves(cdp_audit_log *log, cdp_batch *batch, const cdp_audit_entry *entries,
-                               size_t count, log_state *state, cdp_err *err) {
+static void waiter_clear(audit_waiter *waiter) {
+    if (waiter->ends != &waiter->one_end)
+        cdp_free(waiter->ends);
+    if (waiter->bodies.data != waiter->one_body)
+        cdp_buf_free(&waiter->bodies);
+}
+
+/* Phase 2, under lock: seq and time of each entry, its leaf, index and subtree hashes into the
+ * batch. The leaf buffer was reserved by the caller, so nothing here allocates. */
+static cdp_status stage_waiter(cdp_audit_log *log, cdp_batch *batch, audit_waiter *waiter,
+                               log_state *state, int64_t now, cdp_err *err) {
     size_t offset = 0;
-    for (size_t i = 0; i < count; i++) {
-        const uint8_t *leaf = log->leaves.data + offset;
-        size_t leaf_len = log->leaf_ends[i] - offset;
-        offset = log->leaf_ends[i];
+    waiter->first_seq = state->frontier.size;
+    for (size_t i = 0; i < waiter->count; i++) {
+        const cdp_audit_entry *entry = &waiter->entries[i];
+        int64_t time_ms = entry->time_ms != 0 ? entry->time_ms : now;
+        if (time_ms < state->last_time_ms) /* times never go back along seq */
+            time_ms = state->last_time_ms;
+        state->last_time_ms = time_ms;
         uint64_t seq = state->frontier.size;
+        size_t body_len = waiter->ends[i] - offset;
+        cdp_buf_reset(&log->leaf);
+        if (cdp_buf_reserve(&log->leaf, CDP_AUDIT_RECORD_HEAD_MAX + body_len) != CDP_OK)
+            return cdp_err_set(err, CDP_NOMEM, "audit: out of memory");
+        log->leaf.len = cdp_audit_record_head(log->leaf.data, seq, time_ms);
+        memcpy(log->leaf.data + log->leaf.len, waiter->bodies.data + offset, body_len);
+        log->leaf.len += body_len;
+        offset = waiter->ends[i];
+
         uint8_t hash[32], key[PERSON_KEY_BYTES];
         cdp_merkle_node completed[CDP_MERKLE_MAX_HASHES];
         size_t completed_count = 0;
-        cdp_merkle_leaf_hash(hash, leaf, leaf_len);
+        cdp_merkle_leaf_hash(hash, log->leaf.data, log->leaf.len);
         if (cdp_merkle_frontier_append(&state->frontier, hash, completed, &completed_count) !=
             CDP_OK)
             return cdp_err_set(err, CDP_MISUSE, "audit: the log is full");
         record_key(key, seq);
-        cdp_batch_put(batch, log->region, CDP_CF_AUDIT, key, RECORD_KEY_BYTES, leaf, leaf_len);
-        if (entries[i].profile_id != NULL) {
-            person_key(key, entries[i].profile_id, seq);
+        cdp_batch_put(batch, log->region, CDP_CF_AUDIT, key, RECORD_KEY_BYTES, log->leaf.data,
+                      log->leaf.len);
+        if (entry->profile_id != NULL) {
+            person_key(key, entry->profile_id, seq);
             cdp_batch_put(batch, log->region, CDP_CF_AUDIT, key, PERSON_KEY_BYTES, NULL, 0);
         }
         for (size_t n = 0; n < completed_count; n++) {
@@ -556,29 +608,17 @@ static int checkpoint_due(const cdp_audit_log *log, const log_state *state, int6
            now - state->last_checkpoint_ms >= log->options.checkpoint_interval_ms;
 }
 
-cdp_status cdp_audit_write(cdp_audit_log *log, cdp_batch *batch, const cdp_audit_entry *entries,
-                           size_t count, int sync, uint64_t *first_seq, cdp_err *err) {
-    if (log == NULL || entries == NULL || count == 0 || count > CDP_AUDIT_MAX_ENTRIES)
-        return cdp_err_set(err, CDP_MISUSE, "audit write: NULL log, or not 1..%d entries",
-                           CDP_AUDIT_MAX_ENTRIES);
-    for (size_t i = 0; i < count; i++) {
-        cdp_status status = cdp_audit_entry_check(&entries[i], err);
-        if (status != CDP_OK) {
-            cdp_err_prefix(err, "entries[%zu]", i);
-            return status;
-        }
-    }
-    cdp_batch *own_batch = NULL;
-    if (batch == NULL && (batch = own_batch = cdp_batch_new()) == NULL)
-        return cdp_err_set(err, CDP_NOMEM, "audit: out of memory");
-
-    pthread_mutex_lock(&log->lock);
+/* Under lock: stages the entries of every waiter of the list (in list order), a checkpoint if
+ * one is due and the state, and writes the batch once. On failure the in-memory state is as
+ * before and no seq is used. */
+static cdp_status commit_locked(cdp_audit_log *log, cdp_batch *batch, audit_waiter *group,
+                                int sync, cdp_err *err) {
     log_state saved = log->state;
     log_state *state = &log->state;
-    cdp_status status = encode_leaves(log, entries, count, state, err);
-    if (status == CDP_OK)
-        status = stage_leaves(log, batch, entries, count, state, err);
     int64_t now = now_ms();
+    cdp_status status = CDP_OK;
+    for (audit_waiter *waiter = group; waiter != NULL && status == CDP_OK; waiter = waiter->next)
+        status = stage_waiter(log, batch, waiter, state, now, err);
     if (status == CDP_OK && checkpoint_due(log, state, now)) {
         cdp_audit_checkpoint checkpoint;
         status = sign_checkpoint(log, state, now, &checkpoint, err);
@@ -593,14 +633,126 @@ cdp_status cdp_audit_write(cdp_audit_log *log, cdp_batch *batch, const cdp_audit
         put_state(log, batch, state);
         status = cdp_region_write(log->region, batch, sync, err);
     }
-    if (status == CDP_OK) {
-        if (first_seq != NULL)
-            *first_seq = saved.frontier.size;
-    } else {
+    if (status != CDP_OK)
         log->state = saved; /* no seq skipped or reused */
+    return status;
+}
+
+/* The group commit: queue, and either wait for a leader to write this waiter's entries or
+ * become the leader and write the whole queue in one batch. A lone appender is its own leader.
+ * Returns only once the waiter's entries are written (or failed): none is dropped. */
+static cdp_status commit_grouped(cdp_audit_log *log, audit_waiter *self) {
+    pthread_mutex_lock(&log->queue_lock);
+    if (log->queue_tail != NULL)
+        log->queue_tail->next = self;
+    else
+        log->queue_head = self;
+    log->queue_tail = self;
+    while (!self->done && log->leader_active)
+        pthread_cond_wait(&log->queue_done, &log->queue_lock);
+    if (self->done) {
+        pthread_mutex_unlock(&log->queue_lock);
+        return self->status;
     }
+    /* Leader: take up to CDP_AUDIT_MAX_ENTRIES entries from the front of the queue (self is in
+     * it, since nobody else took it). */
+    log->leader_active = 1;
+    audit_waiter *group = log->queue_head, *last = group;
+    size_t total = last->count;
+    int sync = last->sync;
+    while (last->next != NULL && total + last->next->count <= CDP_AUDIT_MAX_ENTRIES) {
+        last = last->next;
+        total += last->count;
+        sync |= last->sync;
+    }
+    log->queue_head = last->next;
+    if (log->queue_head == NULL)
+        log->queue_tail = NULL;
+    last->next = NULL;
+    pthread_mutex_unlock(&log->queue_lock);
+
+    cdp_err group_err = {0};
+    pthread_mutex_lock(&log->lock);
+    cdp_batch_clear(log->group_batch);
+    cdp_status status = commit_locked(log, log->group_batch, group, sync, &group_err);
     pthread_mutex_unlock(&log->lock);
-    cdp_batch_free(own_batch);
+
+    pthread_mutex_lock(&log->queue_lock);
+    size_t group_size = 0;
+    for (audit_waiter *waiter = group, *next = NULL; waiter != NULL; waiter = next) {
+        next = waiter->next; /* a follower's frame is gone once it sees done */
+        group_size++;
+        waiter->status = status;
+        if (status != CDP_OK && waiter->err != NULL)
+            *waiter->err = group_err;
+        waiter->done = 1;
+    }
+    log->leader_active = 0;
+    log->group_stats.writes++;
+    log->group_stats.appends += (uint64_t)(group_size);
+    pthread_cond_broadcast(&log->queue_done);
+    pthread_mutex_unlock(&log->queue_lock);
+    return status;
+}
+
+void audit_log_group_stats(cdp_audit_log *log, audit_group_stats *out) {
+    pthread_mutex_lock(&log->queue_lock);
+    *out = log->group_stats;
+    pthread_mutex_unlock(&log->queue_lock);
+}
+
+size_t audit_log_queued(cdp_audit_log *log) {
+    size_t count = 0;
+    pthread_mutex_lock(&log->queue_lock);
+    for (audit_waiter *waiter = log->queue_head; waiter != NULL; waiter = waiter->next)
+        count++;
+    pthread_mutex_unlock(&log->queue_lock);
+    return count;
+}
+
+void audit_log_hold(cdp_audit_log *log, int hold) {
+    if (hold)
+        pthread_mutex_lock(&log->lock);
+    else
+        pthread_mutex_unlock(&log->lock);
+}
+
+cdp_status cdp_audit_write(cdp_audit_log *log, cdp_batch *batch, const cdp_audit_entry *entries,
+                           size_t count, int sync, uint64_t *first_seq, cdp_err *err) {
+    if (log == NULL || entries == NULL || count == 0 || count > CDP_AUDIT_MAX_ENTRIES)
+        return cdp_err_set(err, CDP_MISUSE, "audit write: NULL log, or not 1..%d entries",
+                           CDP_AUDIT_MAX_ENTRIES);
+    for (size_t i = 0; i < count; i++) {
+        cdp_status status = cdp_audit_entry_check(&entries[i], err);
+        if (status != CDP_OK) {
+            cdp_err_prefix(err, "entries[%zu]", i);
+            return status;
+        }
+    }
+    audit_waiter self; /* not zeroed whole: one_body is 4 KB of scratch */
+    self.entries = entries;
+    self.count = count;
+    self.sync = sync;
+    self.bodies = (cdp_buf){0};
+    self.ends = NULL;
+    self.one_end = 0;
+    self.first_seq = 0;
+    self.status = CDP_OK;
+    self.err = err;
+    self.done = 0;
+    self.next = NULL;
+    cdp_status status = encode_bodies(log, &self, err);
+    if (status == CDP_OK && batch == NULL) {
+        status = commit_grouped(log, &self);
+    } else if (status == CDP_OK) {
+        /* The caller's data change rides in its own batch: no grouping with others. */
+        pthread_mutex_lock(&log->lock);
+        status = commit_locked(log, batch, &self, sync, err);
+        pthread_mutex_unlock(&log->lock);
+    }
+    if (status == CDP_OK && first_seq != NULL)
+        *first_seq = self.first_seq;
+    waiter_clear(&self);
     return status;
 }
 

@@ -19,7 +19,11 @@
  * One cdp_audit_log per region per process: opening a second one on the same cdp_region is
  * CDP_CONFLICT (two in-memory tree states would hand out the same seq).
  * Thread-safe: appends and checkpoints are serialised by the log's mutex (held across the
- * RocksDB write); reads, proofs and exports run concurrently with appends; retention waits for
+ * RocksDB write). Appends without a caller batch are group-committed: concurrent appenders
+ * queue, one of them writes every queued entry in one batch and wakes the others, so N
+ * concurrent audited reads cost one RocksDB write; each still returns only once its own entry
+ * is written and in the tree. Records are encoded (all but seq and time) before the mutex is
+ * taken. Reads, proofs and exports run concurrently with appends; retention waits for
  * running reads. The keystore is only read (cdp_keystore_current / _audit_public_key): callers
  * hold the handle's shared lock as for any keystore lookup. */
 #ifndef CDP_AUDIT_LOG_H

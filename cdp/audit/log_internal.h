@@ -59,4 +59,15 @@ size_t audit_log_epoch_keys(cdp_audit_log *log, audit_epoch_key *out, size_t cap
 cdp_status audit_log_sign(cdp_audit_log *log, const char *text, char *out, size_t cap,
                           cdp_err *err);
 
+/* Group commit, for tests: how many RocksDB writes the grouped appends (those without a caller
+ * batch) took and how many appends they carried; the number of appenders queued behind the
+ * current leader; and holding the log's mutex (hold 1 locks, 0 unlocks) so appenders queue. */
+typedef struct audit_group_stats {
+    uint64_t writes;
+    uint64_t appends;
+} audit_group_stats;
+void audit_log_group_stats(cdp_audit_log *log, audit_group_stats *out);
+size_t audit_log_queued(cdp_audit_log *log);
+void audit_log_hold(cdp_audit_log *log, int hold);
+
 #endif

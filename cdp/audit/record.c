@@ -142,26 +142,29 @@ static void put_optional(cdp_buf *out, const char *text) {
     }
 }
 
-cdp_status cdp_audit_record_encode(uint64_t seq, int64_t time_ms, const char *region,
-                                   const cdp_audit_entry *entry, cdp_buf *out, cdp_err *err) {
-    cdp_status status = cdp_codec_init(err);
-    if (status != CDP_OK)
-        return status;
-    /* Every string is at most 128 bytes plus a 10-byte length, every other field 10 bytes. */
-    size_t bound = CDP_SINGLE_OBJECT_HEADER_BYTES + 16 * (10 + 1 + CDP_AUDIT_TOKEN_MAX) +
-                   entry->category_count * (10 + CDP_AUDIT_TOKEN_MAX) + 64;
-    if (cdp_buf_reserve(out, bound) != CDP_OK)
-        return cdp_err_set(err, CDP_NOMEM, "audit record: out of memory");
-    uint8_t *header = out->data + out->len;
-    header[0] = 0xc3;
-    header[1] = 0x01;
+size_t cdp_audit_record_head(uint8_t out[CDP_AUDIT_RECORD_HEAD_MAX], uint64_t seq,
+                             int64_t time_ms) {
+    out[0] = 0xc3;
+    out[1] = 0x01;
     uint64_t fingerprint = cdp_codec_fingerprint(CDP_SCHEMA_AUDIT_RECORD);
     for (int i = 0; i < 8; i++)
-        header[2 + i] = (uint8_t)(fingerprint >> (8 * i));
-    out->len += CDP_SINGLE_OBJECT_HEADER_BYTES;
+        out[2 + i] = (uint8_t)(fingerprint >> (8 * i));
+    size_t len = CDP_SINGLE_OBJECT_HEADER_BYTES;
+    len += put_long(out + len, (int64_t)seq);
+    len += put_long(out + len, time_ms);
+    return len;
+}
 
-    put_long_buf(out, (int64_t)seq);
-    put_long_buf(out, time_ms);
+size_t cdp_audit_record_body_bound(const cdp_audit_entry *entry) {
+    /* Every string is at most 128 bytes plus a 10-byte length, every other field 10 bytes. */
+    return 16 * (10 + 1 + CDP_AUDIT_TOKEN_MAX) +
+           entry->category_count * (10 + CDP_AUDIT_TOKEN_MAX) + 64;
+}
+
+cdp_status cdp_audit_record_encode_body(const char *region, const cdp_audit_entry *entry,
+                                        cdp_buf *out, cdp_err *err) {
+    if (cdp_buf_reserve(out, cdp_audit_record_body_bound(entry)) != CDP_OK)
+        return cdp_err_set(err, CDP_NOMEM, "audit record: out of memory");
     put_string(out, region, strlen(region));
     put_string(out, entry->actor_key_id, strlen(entry->actor_key_id));
     put_string(out, entry->actor_role, strlen(entry->actor_role));
@@ -186,6 +189,18 @@ cdp_status cdp_audit_record_encode(uint64_t seq, int64_t time_ms, const char *re
     put_optional(out, entry->reason);
     put_optional(out, entry->request_id);
     return CDP_OK;
+}
+
+cdp_status cdp_audit_record_encode(uint64_t seq, int64_t time_ms, const char *region,
+                                   const cdp_audit_entry *entry, cdp_buf *out, cdp_err *err) {
+    cdp_status status = cdp_codec_init(err);
+    if (status != CDP_OK)
+        return status;
+    uint8_t head[CDP_AUDIT_RECORD_HEAD_MAX];
+    size_t head_len = cdp_audit_record_head(head, seq, time_ms);
+    if (cdp_buf_append(out, head, head_len) != CDP_OK)
+        return cdp_err_set(err, CDP_NOMEM, "audit record: out of memory");
+    return cdp_audit_record_encode_body(region, entry, out, err);
 }
 
 /* ---- decoding ---------------------------------------------------------------------------- */

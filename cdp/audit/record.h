@@ -82,6 +82,19 @@ typedef struct cdp_audit_record {
 cdp_status cdp_audit_record_encode(uint64_t seq, int64_t time_ms, const char *region,
                                    const cdp_audit_entry *entry, cdp_buf *out, cdp_err *err);
 
+/* The same bytes in two parts, so that an append encodes everything but seq and time before it
+ * takes the log's lock: the head (single-object header, seq, time: the record's first two
+ * fields) into out, returning its length; then the body (every later field), appended to out.
+ * The record is head || body. The codec must be initialised (cdp_codec_init) before the head. */
+#define CDP_AUDIT_RECORD_HEAD_MAX (10 + 2 * 10) /* single-object header, two longs */
+size_t cdp_audit_record_head(uint8_t out[CDP_AUDIT_RECORD_HEAD_MAX], uint64_t seq,
+                             int64_t time_ms);
+/* At most this many bytes of body for entry: encode_body reserves it (once) in out, so an out
+ * with that much room is never reallocated. */
+size_t cdp_audit_record_body_bound(const cdp_audit_entry *entry);
+cdp_status cdp_audit_record_encode_body(const char *region, const cdp_audit_entry *entry,
+                                        cdp_buf *out, cdp_err *err);
+
 /* Decodes canonical bytes, checking the header, the schema fingerprint, every length against
  * the bytes left, every field's token rule, and that nothing trails: CDP_CORRUPT naming the
  * field otherwise. Strings are copied into the decoder's scratch buffer. */

@@ -12,6 +12,7 @@
 
 #include "consent/tcf_map.h"
 #include "store/codec.h"
+#include "store/walk_cache.h"
 #include "util/alloc.h"
 
 #define PURPOSE_TOKEN_BYTES 16
@@ -413,19 +414,47 @@ static cdp_status tail_add(group_tail *tail, const uint8_t *key, const uint8_t *
 }
 
 /* Opens the group's latest records newest (highest sequence) first, as the backward walk
- * would meet them, then empties the tail. */
+ * would meet them, then empties the tail. When opened_log is not NULL each record is also
+ * appended to it as value length (4, BE) || key || sealed value, in the order opened (for the
+ * walk cache); *log_ok drops to 0 when it cannot grow. */
 static cdp_status tail_flush(group_tail *tail, cdp_vault *vault, const cdp_person *person,
                              cdp_buf *plain, record_fn fn, void *context, size_t *opened,
-                             cdp_err *err) {
+                             cdp_buf *opened_log, int *log_ok, cdp_err *err) {
     cdp_status status = CDP_OK;
     for (size_t i = tail->count; status == CDP_OK && i > 0; i--) {
         size_t end = tail->ends[i - 1], value_len = tail->value_lens[i - 1];
         const uint8_t *key = tail->bytes.data + end - value_len - KEY_BYTES;
+        if (opened_log != NULL && *log_ok) {
+            uint8_t length[4];
+            cdp_store_be32(length, (uint32_t)value_len);
+            *log_ok = cdp_buf_append(opened_log, length, sizeof length) == CDP_OK &&
+                      cdp_buf_append(opened_log, key, KEY_BYTES + value_len) == CDP_OK;
+        }
         status = open_record(vault, person, key, KEY_BYTES, key + KEY_BYTES, value_len, plain,
                              fn, context, opened, err);
     }
     tail->count = 0;
     cdp_buf_reset(&tail->bytes);
+    return status;
+}
+
+/* Opens the records a cached walk opened, in the same order. */
+static cdp_status replay_opened(const cdp_buf *opened_log, cdp_vault *vault,
+                                const cdp_person *person, cdp_buf *plain, record_fn fn,
+                                void *context, size_t *opened, cdp_err *err) {
+    size_t offset = 0;
+    cdp_status status = CDP_OK;
+    while (status == CDP_OK && offset < opened_log->len) {
+        if (opened_log->len - offset < 4 + KEY_BYTES)
+            return cdp_err_set(err, CDP_CORRUPT, "consent: cached walk is truncated");
+        size_t value_len = cdp_load_be32(opened_log->data + offset);
+        const uint8_t *key = opened_log->data + offset + 4;
+        if (opened_log->len - offset - 4 - KEY_BYTES < value_len)
+            return cdp_err_set(err, CDP_CORRUPT, "consent: cached walk is truncated");
+        status = open_record(vault, person, key, KEY_BYTES, key + KEY_BYTES, value_len, plain,
+                             fn, context, opened, err);
+        offset += 4 + KEY_BYTES + value_len;
+    }
     return status;
 }
 
@@ -435,11 +464,25 @@ static cdp_status tail_flush(group_tail *tail, cdp_vault *vault, const cdp_perso
  * time are opened, newest first: the same records, in the same order, as the backward walk. */
 static cdp_status walk_member_newest(cdp_vault *vault, const cdp_person *person, record_fn fn,
                                      void *context, size_t *opened, cdp_err *err) {
+    cdp_region *region = cdp_vault_region(vault);
+    cdp_walk_cache *cache = cdp_region_walk_cache(region);
+    cdp_buf plain = {0}, opened_log = {0};
+    /* A walk no consent write has touched since is replayed from the cache: the same sealed
+     * records, opened in the same order, without an iterator. The count is read before the
+     * records are, so a write racing with this walk leaves an entry that is never used. */
+    uint64_t generation = cache != NULL ? cdp_walk_cache_generation(cache, person->profile_id) : 0;
+    if (cache != NULL && cdp_walk_cache_get(cache, person->profile_id, &opened_log)) {
+        cdp_status status =
+            replay_opened(&opened_log, vault, person, &plain, fn, context, opened, err);
+        cdp_buf_free_secret(&plain);
+        cdp_buf_free(&opened_log);
+        return status;
+    }
+    int log_ok = cache != NULL;
     cdp_iter *iter = NULL;
-    cdp_buf plain = {0};
     group_tail tail = {0};
-    cdp_status status = cdp_region_iter(cdp_vault_region(vault), CDP_CF_CONSENT,
-                                        person->profile_id, CDP_PROFILE_ID_BYTES, &iter, err);
+    cdp_status status = cdp_region_iter(region, CDP_CF_CONSENT, person->profile_id,
+                                        CDP_PROFILE_ID_BYTES, &iter, err);
     uint8_t group[PURPOSE_TOKEN_BYTES];
     int64_t group_time = 0;
     for (; status == CDP_OK && cdp_iter_valid(iter); cdp_iter_next(iter)) {
@@ -451,7 +494,8 @@ static cdp_status walk_member_newest(cdp_vault *vault, const cdp_person *person,
             break;
         }
         if (tail.count > 0 && memcmp(token, group, sizeof group) != 0) {
-            status = tail_flush(&tail, vault, person, &plain, fn, context, opened, err);
+            status = tail_flush(&tail, vault, person, &plain, fn, context, opened,
+                                cache != NULL ? &opened_log : NULL, &log_ok, err);
         } else if (tail.count > 0 && time_ms > group_time) {
             tail.count = 0; /* a later time in the same group: the earlier ones are not read */
             cdp_buf_reset(&tail.bytes);
@@ -466,9 +510,14 @@ static cdp_status walk_member_newest(cdp_vault *vault, const cdp_person *person,
     if (status == CDP_OK && iter != NULL)
         status = cdp_iter_status(iter, err);
     if (status == CDP_OK)
-        status = tail_flush(&tail, vault, person, &plain, fn, context, opened, err);
+        status = tail_flush(&tail, vault, person, &plain, fn, context, opened,
+                            cache != NULL ? &opened_log : NULL, &log_ok, err);
+    if (status == CDP_OK && log_ok)
+        cdp_walk_cache_put(cache, person->profile_id, generation, opened_log.data,
+                           opened_log.len);
     cdp_iter_free(iter);
     cdp_buf_free_secret(&plain);
+    cdp_buf_free(&opened_log);
     cdp_buf_free(&tail.bytes);
     cdp_free(tail.ends);
     cdp_free(tail.value_lens);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/walk_cache.h"
 #include "util/alloc.h"
 
 static const char *const cf_names[CDP_CF_COUNT] = {
@@ -41,10 +42,13 @@ struct cdp_region {
      * the WAL. */
     atomic_int write_failed;
     char write_failure[256];
+    cdp_walk_cache *walk_cache; /* NULL: none (out of memory at open) */
 };
 
 struct cdp_batch {
     rocksdb_writebatch_t *batch;
+    cdp_walk_touched touched; /* stripes of CDP_WALK_CACHE_CF this batch writes */
+    int touches;
 };
 
 struct cdp_iter {
@@ -119,6 +123,7 @@ void cdp_region_close(cdp_region *region) {
         rocksdb_writeoptions_destroy(region->write_sync);
     if (region->write_nosync != NULL)
         rocksdb_writeoptions_destroy(region->write_nosync);
+    cdp_walk_cache_free(region->walk_cache);
     cdp_free(region->name);
     cdp_free(region->path);
     cdp_free(region);
@@ -245,6 +250,7 @@ cdp_status cdp_region_open(const char *path, const char *region_name,
     status = check_region_name(region, !existed || create, err);
     if (status != CDP_OK)
         goto fail;
+    region->walk_cache = cdp_walk_cache_new(); /* NULL: reads just walk every time */
     *out = region;
     return CDP_OK;
 fail:
@@ -332,7 +338,23 @@ void cdp_batch_free(cdp_batch *batch) {
     cdp_free(batch);
 }
 
-void cdp_batch_clear(cdp_batch *batch) { rocksdb_writebatch_clear(batch->batch); }
+void cdp_batch_clear(cdp_batch *batch) {
+    rocksdb_writebatch_clear(batch->batch);
+    memset(&batch->touched, 0, sizeof batch->touched);
+    batch->touches = 0;
+}
+
+static void batch_touch(cdp_batch *batch, cdp_cf cf, const uint8_t *key, size_t key_len) {
+    if (cf != CDP_WALK_CACHE_CF)
+        return;
+    batch->touches = 1;
+    if (key == NULL)
+        batch->touched.all = 1;
+    else
+        cdp_walk_touch(&batch->touched, key, key_len);
+}
+
+cdp_walk_cache *cdp_region_walk_cache(cdp_region *region) { return region->walk_cache; }
 
 int cdp_batch_count(const cdp_batch *batch) {
     return rocksdb_writebatch_count(batch->batch);
@@ -340,18 +362,21 @@ int cdp_batch_count(const cdp_batch *batch) {
 
 void cdp_batch_put(cdp_batch *batch, cdp_region *region, cdp_cf cf, const uint8_t *key,
                    size_t key_len, const uint8_t *value, size_t value_len) {
+    batch_touch(batch, cf, key, key_len);
     rocksdb_writebatch_put_cf(batch->batch, handle_of(region, cf), (const char *)key, key_len,
                               (const char *)value, value_len);
 }
 
 void cdp_batch_delete(cdp_batch *batch, cdp_region *region, cdp_cf cf, const uint8_t *key,
                       size_t key_len) {
+    batch_touch(batch, cf, key, key_len);
     rocksdb_writebatch_delete_cf(batch->batch, handle_of(region, cf), (const char *)key, key_len);
 }
 
 void cdp_batch_delete_range(cdp_batch *batch, cdp_region *region, cdp_cf cf,
                             const uint8_t *start, size_t start_len, const uint8_t *end,
                             size_t end_len) {
+    batch_touch(batch, cf, NULL, 0); /* a range: every stripe */
     rocksdb_writebatch_delete_range_cf(batch->batch, handle_of(region, cf), (const char *)start,
                                        start_len, (const char *)end, end_len);
 }
@@ -382,6 +407,9 @@ cdp_status cdp_region_write(cdp_region *region, cdp_batch *batch, int sync, cdp_
         return status;
     rocksdb_write(region->db, sync ? region->write_sync : region->write_nosync, batch->batch,
                   &rocks_message);
+    /* After the write is applied (bumping on a failed write only costs a cache miss). */
+    if (batch->touches && region->walk_cache != NULL)
+        cdp_walk_cache_bump(region->walk_cache, &batch->touched);
     if (rocks_message != NULL)
         return write_error(region, rocks_message, "write", err);
     return CDP_OK;

@@ -4,6 +4,7 @@
  * one synced batch in the person's home region. */
 #include <jansson.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +27,21 @@ static int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The time of a consent the request did not date: our clock, but never equal to or before the
+ * last one this process stamped. Two choices made in the same millisecond (denied, then granted)
+ * must keep their order: on equal times the stricter choice wins (a rule meant for records dated
+ * by their sources), which would otherwise lose the later grant. */
+static int64_t stamp_ms(void) {
+    static _Atomic int64_t last;
+    int64_t now = now_ms();
+    int64_t seen = atomic_load(&last);
+    for (;;) {
+        int64_t stamp = now > seen ? now : seen + 1;
+        if (atomic_compare_exchange_weak(&last, &seen, stamp))
+            return stamp;
+    }
 }
 
 /* A validated POST /v1/consent body. Strings borrowed from the JSON. */
@@ -117,7 +133,7 @@ static cdp_status parse_request(const cdp_policy *policy, const cdp_actor *actor
     req->gpc = header_gpc || json_is_true(gpc);
 
     json_t *timestamp = json_object_get(root, "timestamp");
-    req->time_ms = now;
+    req->time_ms = timestamp != NULL ? now : stamp_ms();
     if (timestamp != NULL) {
         req->timestamp_text = plain_string(timestamp);
         if (req->timestamp_text == NULL ||

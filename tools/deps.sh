@@ -7,6 +7,8 @@ PACKAGES="build-essential cmake pkg-config \
   librocksdb-dev libsodium-dev libavro-dev libmicrohttpd-dev libjansson-dev \
   libcriterion-dev zlib1g-dev liblzma-dev libsnappy-dev iso-codes \
   libicu-dev libphonenumber-dev g++ wrk"
+# Fuzzing and memory checking (make fuzz, make memcheck): clang with libFuzzer, valgrind.
+PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do

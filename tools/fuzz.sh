@@ -37,6 +37,7 @@ fi
 run_one() { # name
     local name=$1
     local corpus="$build/corpus/$name" crashes="$build/crashes/$name"
+    rm -rf "$crashes"
     mkdir -p "$corpus" "$crashes"
     cp -n "$source_dir/tests/fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null
     local start=$SECONDS

@@ -30,16 +30,19 @@ run_suite() { # name
         valgrind -q --trace-children=yes --leak-check=full \
         --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
         --error-exitcode=99 --num-callers=40 --suppressions="$source_dir/tests/valgrind.supp" \
-        "$build/$name" --jobs 1 --ascii >"$log" 2>&1
+        "$build/$name" --jobs 1 >"$log" 2>&1
     local code=$?
     local summary
     summary=$(grep -o 'Tested: [0-9]* | Passing: [0-9]* | Failing: [0-9]* | Crashing: [0-9]*' "$log" | tail -1)
-    if [ "$code" = 0 ] && ! grep -qE '^==[0-9]+== ' "$log"; then
+    # "Warning: unimplemented fcntl command: 1036" is valgrind saying it does not model a call a
+    # library makes: not a memory error.
+    if [ "$code" = 0 ] && ! grep -E '^==[0-9]+== ' "$log" | grep -qv 'Warning: unimplemented fcntl'; then
         echo "memcheck $name: clean ($summary) in $((SECONDS - start)) s"
         return 0
     fi
     echo "memcheck $name: FAILED (exit $code; $summary), see $log:"
-    grep -E '^==[0-9]+== ' "$log" | head -30 | sed 's/^/  /'
+    grep -E '^==[0-9]+== ' "$log" | grep -v 'Warning: unimplemented fcntl' | head -30 |
+        sed 's/^/  /'
     return 1
 }
 

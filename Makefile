@@ -12,7 +12,7 @@ endif
 DEMO_DIR ?= demo-data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps build test run bench bench-http soak clean format
+.PHONY: all deps build test run bench bench-http soak clean format fuzz memcheck
 
 all: build
 
@@ -46,4 +46,14 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
+
+# Fuzzing (tests/fuzz/, tools/fuzz.sh): each libFuzzer harness for FUZZ_SECONDS, JOBS at a time,
+# built with clang in build-fuzz; fails if any crashed (inputs in build-fuzz/crashes/<name>/).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_PARALLEL=$(JOBS) JOBS=$(JOBS) tools/fuzz.sh
+
+# valgrind memcheck over the Criterion unit suites of BUILD_DIR (tools/memcheck.sh).
+memcheck: build
+	MEMCHECK_JOBS=$(JOBS) tools/memcheck.sh $(BUILD_DIR)

@@ -781,3 +781,10 @@ Test(threads, concurrent_calls_give_the_same_results) {
         cr_assert_eq(workers[i].failures, 0, "thread %d: %d failures", i, workers[i].failures);
     }
 }
+
+/* Found by fuzz_normalize (tests/fuzz/regressions/normalize/): libphonenumber calls this a valid
+ * German number, yet its E.164 form has more than 15 digits. It was CDP_INTERNAL (HTTP 500). */
+Test(phone, e164_form_over_15_digits_is_invalid_not_internal) {
+    const char *input = "784[[00[5[[[0500[[[05002";
+    expect_phone_refused(input, strlen(input), "DE", "phone: more digits than E.164 allows");
+}

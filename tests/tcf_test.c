@@ -517,3 +517,17 @@ Test(tcf, map_needs_every_mapped_purpose) {
     cr_expect_eq(out[0].state, CDP_CONSENT_STATE_DENIED);
     cdp_policy_free(policy);
 }
+
+/* Found by fuzz_tcf (tests/fuzz/regressions/tcf/): a string refused for a bad character in a
+ * later segment left the segments counted before it in *out, which the header says is cleared. */
+Test(tcf, refusal_after_a_counted_segment_leaves_out_cleared) {
+    const char *text = "CP99LpAP99LpAEsACBENCMEMAP_gAEPgAAYgAROkICABAAdVAAAA.IAUP______AA.I!";
+    cdp_tcf tcf;
+    memset(&tcf, 0xff, sizeof tcf);
+    cdp_err err = {0};
+    cr_assert_eq(cdp_tcf_decode(text, strlen(text), &tcf, &err), CDP_BAD_REQUEST);
+    cr_expect(strstr(err.message, "not base64url") != NULL, "%s", err.message);
+    cr_expect_eq(tcf.segment_count, 0);
+    cr_expect_null(tcf.vendor_consents.bits);
+    cr_expect_null(tcf.vendor_legitimate_interests.bits);
+}

@@ -14,6 +14,8 @@ PACKAGES="$PACKAGES curl jq python3"
 # Node.js drives the real clients (SDKs, avsc, @iabtcf/core, Playwright); a machine that already
 # has node (from NodeSource, say) keeps it, else Debian's nodejs and npm.
 command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+# Fuzzing and memory checking (make fuzz, make memcheck): clang with libFuzzer, valgrind.
+PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -276,42 +276,50 @@ cdp_status cdp_tcf_decode(const char *text, size_t len, cdp_tcf *out, cdp_err *e
     if (len > CDP_TCF_MAX_BYTES)
         return cdp_err_set(err, CDP_PAYLOAD_TOO_LARGE, "tcf: longer than %u bytes",
                            CDP_TCF_MAX_BYTES);
-    /* Segments: every character base64url, none empty; the first is the core segment. */
+    /* Segments: every character base64url, none empty; the first is the core segment. A refusal
+     * here clears *out too: segments counted before the bad one must not show (fuzz_tcf). */
+    cdp_status status = CDP_OK;
     size_t segment_start = 0, core_len = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && text[i] != '.') {
-            if (sextet_of((unsigned char)text[i]) == 0xff)
-                return cdp_err_set(err, CDP_BAD_REQUEST,
-                                   "tcf: not base64url: byte 0x%02x at offset %zu%s",
-                                   (unsigned char)text[i], i,
-                                   text[i] == '=' ? " (padding is not allowed)" : "");
+            if (sextet_of((unsigned char)text[i]) == 0xff) {
+                status = cdp_err_set(err, CDP_BAD_REQUEST,
+                                     "tcf: not base64url: byte 0x%02x at offset %zu%s",
+                                     (unsigned char)text[i], i,
+                                     text[i] == '=' ? " (padding is not allowed)" : "");
+                goto fail;
+            }
             continue;
         }
         size_t segment_len = i - segment_start;
-        if (segment_len == 0)
-            return cdp_err_set(err, CDP_BAD_REQUEST, "tcf: segment %zu is empty",
-                               out->segment_count + 1);
+        if (segment_len == 0) {
+            status = cdp_err_set(err, CDP_BAD_REQUEST, "tcf: segment %zu is empty",
+                                 out->segment_count + 1);
+            goto fail;
+        }
         if (out->segment_count == 0) {
             core_len = segment_len;
         } else {
             /* SegmentType: the first three bits. 1 disclosed vendors, 2 allowed vendors,
              * 3 publisher TC; 0 would be a second core segment. */
             unsigned type = sextet_of((unsigned char)text[segment_start]) >> 3;
-            if (type < 1 || type > 3)
-                return cdp_err_set(err, CDP_BAD_REQUEST,
-                                   "tcf: segment %zu: segment type %u is not 1..3",
-                                   out->segment_count + 1, type);
+            if (type < 1 || type > 3) {
+                status = cdp_err_set(err, CDP_BAD_REQUEST,
+                                     "tcf: segment %zu: segment type %u is not 1..3",
+                                     out->segment_count + 1, type);
+                goto fail;
+            }
         }
         out->segment_count++;
         segment_start = i + 1;
     }
     bit_reader reader = {.text = text, .bits = core_len * 6, .at = 0, .err = err};
-    cdp_status status = decode_core(&reader, out);
-    if (status != CDP_OK) {
-        cdp_tcf_clear(out);
-        return status;
-    }
-    return CDP_OK;
+    status = decode_core(&reader, out);
+    if (status == CDP_OK)
+        return CDP_OK;
+fail:
+    cdp_tcf_clear(out);
+    return status;
 }
 
 void cdp_tcf_clear(cdp_tcf *tcf) {

@@ -98,9 +98,11 @@ int to_e164(const char *number, const char *region, char *out, size_t cap, char 
     }
     std::string e164;
     util.Format(parsed, PhoneNumberUtil::E164, &e164);
+    /* IsValidNumber accepts some numbers whose E.164 form has more than the 15 digits E.164
+     * allows (a national number keeping its leading zeros): the caller's input, not our fault. */
     if (e164.size() + 1 > cap) {
-        set_reason(reason, reason_cap, "E.164 form does not fit");
-        return CDP_PHONE_FAILED;
+        set_reason(reason, reason_cap, "more digits than E.164 allows (15)");
+        return CDP_PHONE_INVALID;
     }
     std::memcpy(out, e164.c_str(), e164.size() + 1);
     return CDP_PHONE_OK;

@@ -7,6 +7,7 @@ PACKAGES="build-essential cmake pkg-config \
   librocksdb-dev libsodium-dev libavro-dev libmicrohttpd-dev libjansson-dev \
   libcriterion-dev zlib1g-dev liblzma-dev libsnappy-dev iso-codes \
   libicu-dev libphonenumber-dev g++ wrk"
+PACKAGES="$PACKAGES gnuplot-nox" # the plots of docs/BENCHMARKS.md (make bench)
 
 missing=""
 for p in $PACKAGES; do

@@ -2,13 +2,15 @@
  * identify, nine track events) through cdp_ingest in batches of 50 people (500 messages, about
  * 240 KB, under the 500 KB batch limit) from several threads, then measures at that size:
  *   - profile reads: cdp_profile_get, purpose personalization, enforced and audited, over random
- *     people of a consenting sample (up to 50,000 people spread over the whole store, so the
- *     reads touch blocks across it), one thread: reads/s and the latency of each read;
+ *     people of a consenting sample (up to 10,000 people spread over the whole store, so the
+ *     reads touch blocks across it; each grant is one synced write, which is what bounds the
+ *     sample), one thread: reads/s and the latency of each read;
  *   - ingest on top: new track events for random people, 100 a request, one thread: events/s;
  *   - erasure: cdp_erase of people spread over the store, one thread, then one cdp_erase_purge
  *     (flush and compaction): erasures/s counting the purge;
  *   - disk: every region flushed and compacted, then the data directory's size (as du counts
- *     it) per person, against the bytes of JSON messages ingested per person;
+ *     it) per person, against the bytes of JSON messages ingested per person, and region eu's
+ *     SST bytes per column family (what the disk holds);
  *   - peak RSS (VmHWM) of the process.
  * cdpd's startup time on the same store is measured by tools/bench/run_all.sh (it needs the
  * store closed). */
@@ -26,7 +28,7 @@
 
 #define EVENTS_PER_PERSON 10
 #define PEOPLE_PER_BATCH 50
-#define READ_SAMPLE_MAX 50000
+#define READ_SAMPLE_MAX 10000
 #define INGEST_BATCH 100
 
 static unsigned next_random(unsigned *state) {
@@ -236,6 +238,18 @@ int cdp_bench_scale(const cdp_bench_scale_options *options) {
     }
     double compact_seconds = bench_seconds() - start;
     uint64_t disk = bench_disk_bytes(data_dir);
+    char by_cf[512];
+    size_t by_cf_used = (size_t)snprintf(by_cf, sizeof by_cf, "{");
+    cdp_vault *eu = cdp_handle_vault(db, "eu");
+    for (int cf = 0; eu != NULL && cf < CDP_CF_COUNT && by_cf_used < sizeof by_cf - 64; cf++) {
+        uint64_t sst = 0;
+        cdp_region_property(cdp_vault_region(eu), (cdp_cf)cf, "rocksdb.total-sst-files-size", &sst,
+                            NULL);
+        by_cf_used += (size_t)snprintf(by_cf + by_cf_used, sizeof by_cf - by_cf_used,
+                                       "%s\"%s\": %llu", cf > 0 ? ", " : "",
+                                       cdp_cf_name((cdp_cf)cf), (unsigned long long)sst);
+    }
+    snprintf(by_cf + by_cf_used, sizeof by_cf - by_cf_used, "}");
     size_t kept = people - options->erasures;
     printf("{\"bench\": \"scale\", \"people\": %zu, \"events\": %zu, \"load_s\": %.1f, "
            "\"load_events_per_s\": %.0f, \"load_threads\": %d, \"consent_per_s\": %.0f, "
@@ -245,7 +259,8 @@ int cdp_bench_scale(const cdp_bench_scale_options *options) {
            "\"ingest_batch_p99_ms\": %.3f, \"ingest_events\": %zu, \"erasures_per_s\": %.0f, "
            "\"erase_only_per_s\": %.0f, \"purge_s\": %.2f, \"erasures\": %zu, "
            "\"compact_s\": %.1f, \"disk_bytes\": %llu, \"disk_bytes_per_person\": %.0f, "
-           "\"plain_bytes_per_person\": %.0f, \"disk_ratio\": %.3f, \"rss_kib\": %llu}\n",
+           "\"plain_bytes_per_person\": %.0f, \"disk_ratio\": %.3f, \"rss_kib\": %llu, "
+           "\"eu_sst_bytes_by_cf\": %s}\n",
            people, people * EVENTS_PER_PERSON, load_seconds,
            (double)(people * EVENTS_PER_PERSON) / load_seconds, options->threads, consent_per_s,
            read_ops, bench_latencies_us(&read_latencies, 0.50),
@@ -256,7 +271,7 @@ int cdp_bench_scale(const cdp_bench_scale_options *options) {
            (double)options->erasures / erase_seconds, purge_seconds, options->erasures,
            compact_seconds, (unsigned long long)disk, (double)disk / (double)kept,
            (double)plain_bytes / (double)people, (double)disk / (double)plain_bytes,
-           (unsigned long long)bench_peak_rss_kib());
+           (unsigned long long)bench_peak_rss_kib(), by_cf);
     fflush(stdout);
     result = 0;
 done:

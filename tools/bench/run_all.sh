@@ -188,16 +188,36 @@ profile_run() {
         echo "# perf record -F 499 -g -- cdp-bench $*"
         echo "# top entries by self time (perf report --no-children --stdio)"
         perf report -i "$work/$name.data" --no-children --stdio --percent-limit 1.5 \
-            -g none --sort symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30
+            -g none --sort symbol 2>/dev/null | grep -v "^#" | grep -v "^$" |
+            sed "s/[[:space:]]*-[[:space:]]*-[[:space:]]*$//" | cut -c1-140 | head -30
+        # Who calls the top entry (its call chains above 5%), when its name can be passed.
+        local top
+        top=$(perf report -i "$work/$name.data" --no-children --stdio -g none --sort symbol \
+            2>/dev/null | grep -v '^#' | grep -v '^$' | head -1 | sed 's/^.*\] //; s/[[:space:]]*-[[:space:]]*-[[:space:]]*$//; s/[[:space:]]*$//')
+        case $top in
+        '' | *,*) ;;
+        *)
+            echo "# callers of $top"
+            perf report -i "$work/$name.data" --no-children --stdio --symbols="$top" \
+                -g caller,0.5,callee,function,percent --percent-limit 5 2>/dev/null |
+                grep -v '^#' | grep -v '^$' | cut -c1-140 | head -24 ;;
+        esac
     } >"$out/perf-$name.txt"
 }
 
 if has_stage profile && [ "$profile" = 1 ]; then
     if command -v perf >/dev/null; then
-        profile_run ingest ingest --events "$([ "$quick" = 1 ] && echo 5000 || echo 50000)"
-        profile_run reads reads --only audited --events 20000 --reads 50000 --rounds 2
-        profile_run erase erase --people 20000 --erasures 2000
-        profile_run export export --people 2000 --subjects 500
+        if [ "$quick" = 1 ]; then
+            profile_run ingest ingest --events 5000
+            profile_run reads reads --only audited --events 5000 --reads 10000 --rounds 1
+            profile_run erase erase --people 5000 --erasures 500
+            profile_run export export --people 500 --subjects 200
+        else
+            profile_run ingest ingest --events 50000
+            profile_run reads reads --only audited --events 20000 --reads 50000 --rounds 2
+            profile_run erase erase --people 20000 --erasures 2000
+            profile_run export export --people 2000 --subjects 500
+        fi
     else
         log "perf not installed: no profiles"
     fi

@@ -148,7 +148,7 @@ startup() {
     done
     end=$(date +%s.%N)
     local rss
-    rss=$(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$server_pid/status" 2>/dev/null)
+    rss=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$server_pid/status" 2>/dev/null)
     kill -TERM "$server_pid" 2>/dev/null
     wait "$server_pid" 2>/dev/null
     server_pid=
@@ -207,6 +207,26 @@ profile_run() {
 
 if has_stage profile && [ "$profile" = 1 ]; then
     if command -v perf >/dev/null; then
+        # cdpd's startup on a new, empty store: from exec to "listening".
+        log "profile: startup: cdpctl serve on a new store"
+        "$build/cdpctl" init --data "$work/startup" >/dev/null 2>&1
+        perf record -F 999 -g -o "$work/startup.data" -- "$build/cdpctl" serve \
+            --data "$work/startup" --listen 127.0.0.1:0 2>"$work/startup.err" &
+        perf_pid=$!
+        for _ in $(seq 3000); do
+            grep -q listening "$work/startup.err" && break
+            sleep 0.02
+        done
+        kill -INT "$perf_pid" 2>/dev/null
+        wait "$perf_pid" 2>/dev/null
+        {
+            echo "# perf record -F 999 -g -- cdpctl serve (new store) until it listens"
+            echo "# inclusive time (perf report --children --stdio), entries above 8%"
+            perf report -i "$work/startup.data" --children --stdio -g none --sort symbol \
+                --percent-limit 8 2>/dev/null | grep -v "^#" | grep -v "^$" |
+                sed "s/[[:space:]]*-[[:space:]]*-[[:space:]]*$//" | cut -c1-140 | head -24
+        } >"$out/perf-startup.txt"
+        rm -rf "$work/startup"
         if [ "$quick" = 1 ]; then
             profile_run ingest ingest --events 5000
             profile_run reads reads --only audited --events 5000 --reads 10000 --rounds 1

@@ -524,6 +524,27 @@ def main():
             w("")
             w(block)
             w("")
+    startup = perf_block(plots_dir, "startup", lines=16)
+    if startup:
+        text = open(os.path.join(plots_dir, "perf-startup.txt")).read()
+        w("**cdpd startup.** `cdpctl serve` opens every region of the policy bundle (one RocksDB "
+          "instance with 9 column families each), loads the keystore and policies, then "
+          "listens. Startup times in the scale table are on the loaded store; the profile below "
+          "is of a new, empty store, so what it shows is the fixed cost.")
+        if "MemTable::MemTable" in text and "memset" in text:
+            w("Most of it is RocksDB building each column family's first memtable: the "
+              "`keys`, `profiles`, `identity` and `suppress` families ask for a memtable bloom "
+              "filter of 0.1 × the 64 MiB write buffer (cdp/store/region.c, "
+              "`memtable_prefix_bloom_size_ratio`), about 6.4 MB zeroed per family per region "
+              "(some 128 MB with 5 regions) at every open and again at every memtable switch. "
+              "A smaller ratio (or write buffer) for these families would cut startup and the "
+              "cost of every flush; that is a store-tuning change left to the product's owners, "
+              "to be measured on reads and ingest before it is made.")
+        w("")
+        w("Top of the profile (docs/bench/perf-startup.txt, inclusive time):")
+        w("")
+        w(startup)
+        w("")
     if scale:
         w("**Scale.** Loading is ingest with 500 messages a request from 2 threads: the same "
           "per-event work as ingest, so it is bounded by the same CPU costs. Read latency at "

@@ -128,7 +128,7 @@ def make_plots(results, plots_dir):
     made = []
     os.makedirs(plots_dir, exist_ok=True)
     scale = sorted((l for l in results if l.get("bench") == "scale"), key=lambda l: l["people"])
-    term = "set terminal pngcairo size 900,520 font 'DejaVu Sans,10'\n"
+    term = "set terminal pngcairo size 900,520 font 'DejaVu Sans,10' noenhanced\n"
     if scale:
         write_data(os.path.join(plots_dir, "scale.dat"),
                    [(l["people"], l.get("read_ops_per_s", 0), l.get("ingest_ops_per_s", 0),
@@ -174,21 +174,23 @@ plot 'scale.dat' using 1:6 with linespoints title 'p50', \\
         target = targets.get(line["bench"], 0)
         if line["bench"] == "ingest" and line.get("threads") != 1:
             target = 0
-        bars.append((name, min(line["ratio"], 3.0), target))
+        bars.append((name, min(line["ratio"], 3.0), target, line["ratio"]))
     if bars:
         write_data(os.path.join(plots_dir, "ratios.dat"),
-                   [(i, f'"{b[0]}"', b[1], b[2]) for i, b in enumerate(bars)])
+                   [(i, f'"{b[0]}"', b[1], b[2], b[3]) for i, b in enumerate(bars)])
         ok = gnuplot(term + """set output 'ratios.png'
 set title 'cdp against its raw ceiling, same run (ratio; capped at 3)'
 set style fill solid 0.6
 set boxwidth 0.6
 set yrange [0:*]
 set xtics rotate by -40 left
+set rmargin 10
 set ylabel 'ratio to ceiling'
 set grid ytics
 set key top left
 plot 'ratios.dat' using 1:3:xtic(2) with boxes title 'ratio', \\
-     '' using 1:($4 > 0 ? $4 : 1/0) with points pt 7 ps 1.2 title 'target'
+     '' using 1:($4 > 0 ? $4 : 1/0) with points pt 7 ps 1.2 title 'target', \\
+     '' using 1:($3 + 0.06):(sprintf("%.3f", $5)) with labels notitle
 """, plots_dir)
         if ok:
             made.append(("ratios.png", "Each figure as a ratio to its ceiling, with its target"))

@@ -11,7 +11,8 @@
 #   BENCH_SCALE_ARGS extra arguments for every `cdp-bench scale` run
 #   BENCH_PROFILE    1 (default): perf profiles of ingest and profile reads; 0: none
 #   BENCH_OUT        where results go (default docs/bench); the report is docs/BENCHMARKS.md
-#   BENCH_STAGES     which stages run (default "machine embedded http scale profile report")
+#   BENCH_STAGES     which stages run, in this order (default "machine embedded http profile
+#                    scale report")
 # Results: $BENCH_OUT/results.jsonl (every JSON line of the run, each tagged with its stage),
 # $BENCH_OUT/machine.json, $BENCH_OUT/perf-*.txt, then tools/bench/report.py writes the report and
 # $BENCH_OUT/*.png. A stage that is not run keeps the previous run's lines of that stage, so a
@@ -35,7 +36,7 @@ fi
 scale_args=${BENCH_SCALE_ARGS-}
 profile=${BENCH_PROFILE-1}
 out=${BENCH_OUT:-$source_dir/docs/bench}
-stages=${BENCH_STAGES:-machine embedded http scale profile report}
+stages=${BENCH_STAGES:-machine embedded http profile scale report}
 results=$out/results.jsonl
 mkdir -p "$out"
 log() { echo "run_all.sh: $*" >&2; }
@@ -157,23 +158,6 @@ startup() {
         'BEGIN { printf "\"startup_s\": %.3f, \"server_rss_kib\": %d", e - s, r }'
 }
 
-if has_stage scale; then
-    : >"$work/scale.jsonl"
-    for people in $scale_list; do
-        log "scale: $people people"
-        rm -rf "$work/scale"
-        mkdir -p "$work/scale"
-        # shellcheck disable=SC2086
-        line=$("$build/cdp-bench" scale --people "$people" --dir "$work/scale" $scale_args \
-            2> >(tee "$work/scale-$people.err" | grep 'people loaded' >&2))
-        [ -n "$line" ] || { log "scale $people failed: $(tail -3 "$work/scale-$people.err")"; exit 1; }
-        started=$(startup "$work/scale/data") || exit 1
-        echo "${line%\}}, $started}" | tag scale >>"$work/scale.jsonl"
-        rm -rf "$work/scale"
-    done
-    replace_stage scale "$work/scale.jsonl"
-fi
-
 # profile NAME ARGS...: perf's top entries (self time) of one cdp-bench run.
 profile_run() {
     local name=$1
@@ -241,6 +225,26 @@ if has_stage profile && [ "$profile" = 1 ]; then
     else
         log "perf not installed: no profiles"
     fi
+fi
+
+if has_stage scale; then
+    # Each size's line replaces that size's old one as soon as it is measured, so a run stopped
+    # midway keeps the sizes it finished; sizes not in BENCH_SCALE drop out of the report.
+    touch "$results"
+    grep -v '^{"stage": "scale",' "$results" >"$results.tmp" || true
+    mv "$results.tmp" "$results"
+    for people in $scale_list; do
+        log "scale: $people people"
+        rm -rf "$work/scale"
+        mkdir -p "$work/scale"
+        # shellcheck disable=SC2086
+        line=$("$build/cdp-bench" scale --people "$people" --dir "$work/scale" $scale_args \
+            2> >(tee "$work/scale-$people.err" | grep 'people loaded' >&2))
+        [ -n "$line" ] || { log "scale $people failed: $(tail -3 "$work/scale-$people.err")"; exit 1; }
+        started=$(startup "$work/scale/data") || exit 1
+        echo "${line%\}}, $started}" | tag scale >>"$results"
+        rm -rf "$work/scale"
+    done
 fi
 
 if has_stage report; then

@@ -240,7 +240,7 @@ LIMITS = {
 }
 
 
-def perf_block(plots_dir, name, lines=14):
+def perf_block(plots_dir, name, lines=32):
     path = os.path.join(plots_dir, f"perf-{name}.txt")
     if not os.path.exists(path):
         return None
@@ -478,14 +478,15 @@ def main():
                       if v) + ".")
         w("")
         measured = sorted({l["people"] for l in scale})
-        missing = [n for n in (1000000, 5000000) if n not in measured]
+        wanted = {int(n) for n in str(machine.get("scale", "")).split() if n.isdigit()}
+        missing = sorted((wanted | {1000000, 5000000}) - set(measured))
         if missing:
             rate = last.get("load_events_per_s") or 0
             estimates = ", ".join(
                 f"{num(n)} people ({num(n * 10)} events) about {n * 10 / rate / 3600:.1f} hours"
                 for n in missing) if rate else "unknown"
             w(f"**Measured: {', '.join(num(n) for n in measured)} people. Not measured: "
-              f"{' and '.join(num(n) for n in missing)} people"
+              f"{', '.join(num(n) for n in missing)} people"
               + (" (so 5,000,000 people were not measured)" if 5000000 in missing else "")
               + f".** At the {num(rate)} events/s this run's largest load achieved, loading "
               f"would take {estimates} of this shared machine. The lead's re-run adds them with "
@@ -521,6 +522,12 @@ def main():
         profile = {"ingest": "ingest", "profile_read": "reads", "erase": "erase",
                    "export": "export"}.get(key)
         block = perf_block(plots_dir, profile) if profile else None
+        if block and "MemTable::Get" in block and "cdp_region_get" in block:
+            w("In this profile the largest self time is RocksDB searching memtable skiplists "
+              "for point reads (`rocksdb::MemTable::Get` under `cdp_region_get`): the lookups "
+              "made before each write (identifiers, persons, message ids for deduplication) "
+              "search the 64 MiB memtables that the writes keep filling.")
+            w("")
         if block:
             w(f"Top of the profile (docs/bench/perf-{profile}.txt, self time):")
             w("")

@@ -12,7 +12,7 @@ endif
 DEMO_DIR ?= demo-data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps build test run bench bench-http soak clean format fuzz memcheck
+.PHONY: all deps build test run bench bench-quick bench-embedded bench-http soak clean format fuzz memcheck
 
 all: build
 
@@ -31,7 +31,17 @@ test: build
 run: build
 	@sh tools/run-demo.sh $(BUILD_DIR) $(DEMO_DIR) $(LISTEN)
 
+# The whole suite (tools/bench/run_all.sh): embedded figures, HTTP, scale runs of BENCH_SCALE people,
+# perf profiles, then docs/BENCHMARKS.md and docs/bench/*.png. bench-embedded: cdp-bench alone.
+BENCH_SCALE ?= 100000 1000000
 bench: build
+	BUILD_DIR=$(BUILD_DIR) BENCH_SCALE="$(BENCH_SCALE)" BENCH_COMMAND="make bench BENCH_SCALE=\"$(BENCH_SCALE)\"" \
+		tools/bench/run_all.sh
+
+bench-quick: build
+	BUILD_DIR=$(BUILD_DIR) BENCH_COMMAND="make bench-quick" tools/bench/run_all.sh --quick
+
+bench-embedded: build
 	$(BUILD_DIR)/cdp-bench $(BENCH_ARGS)
 
 bench-http: build

@@ -16,6 +16,7 @@ PACKAGES="$PACKAGES curl jq python3"
 command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 # Fuzzing and memory checking (make fuzz, make memcheck): clang with libFuzzer, valgrind.
 PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind"
+PACKAGES="$PACKAGES gnuplot-nox" # the plots of docs/BENCHMARKS.md (make bench)
 
 missing=""
 for p in $PACKAGES; do

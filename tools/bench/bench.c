@@ -27,7 +27,9 @@
 
 #include "api/handle.h"
 #include "bench_erase.h"
+#include "bench_export.h"
 #include "bench_ingest.h"
+#include "bench_scale.h"
 #include "crypto/aead.h"
 #include "crypto/random.h"
 #include "store/keycache.h"
@@ -283,7 +285,11 @@ static void touch_key_cache(cdp_vault *vault) {
 }
 
 static void usage(FILE *to) {
-    fputs("usage: cdp-bench [--quick] [--records N] [--key-cache-entries N]\n"
+    fputs("usage: cdp-bench [--quick] [--records N] [--key-cache-entries N] [--events N]\n"
+          "                 [--people N] [--erasures N] [--export-people N] [--subjects N]\n"
+          "       cdp-bench export [--quick] [--people N] [--subjects N]\n"
+          "       cdp-bench scale --people N [--reads N] [--ingest N] [--erasures N]\n"
+          "                       [--threads N] [--dir DIR]\n"
           "       cdp-bench ingest [--quick] [--events N]\n"
           "       cdp-bench erase [--quick] [--people N] [--erasures N]\n"
           "       cdp-bench reads [--events N] [--reads N] [--rounds N] [--threads N] "
@@ -293,7 +299,14 @@ static void usage(FILE *to) {
           "  --key-cache-entries N   data-key cache per region (default 262,144)\n"
           "  ingest                  Segment ingest (1 and 2 threads) and profile_read, each with\n"
           "                          and without the audit, against raw RocksDB writes and reads\n"
-          "  --events N              ingest: messages per run (default 100,000; --quick 10,000)\n",
+          "  --events N              ingest: messages per run (default 100,000; --quick 10,000)\n"
+          "  The default run (and --quick) prints every figure: profile_put, profile_get(_avro),\n"
+          "  aead_seal, random_48, then ingest and profile_read (--events), erase (--people\n"
+          "  people, default 1,000,000, --quick 20,000; --erasures, default 10,000, --quick\n"
+          "  1,000), export, audit_export and audit_verify (--export-people, default 20,000,\n"
+          "  --quick 1,000; --subjects exported, default 2,000, --quick 200).\n"
+          "  export                  the subject export and the audit export and verification\n"
+          "  scale                   a store of N people x 10 events, and its costs at that size\n",
           to);
 }
 
@@ -411,6 +424,103 @@ static int erase_main(int argc, char **argv) {
     return cdp_bench_erase(people, erasures, getenv("CDP_POLICY_DIR")) == 0 ? 0 : 1;
 }
 
+/* Parses a positive size for option name; 0 (and a message) when it is not one. */
+static size_t parse_size(const char *name, const char *text) {
+    char *end = NULL;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || value == 0 || text[0] == '-') {
+        fprintf(stderr, "cdp-bench: --%s: a positive number, not \"%s\"\n", name, text);
+        return 0;
+    }
+    return (size_t)value;
+}
+
+/* cdp-bench export [--quick] [--people N] [--subjects N] */
+static int export_main(int argc, char **argv) {
+    size_t people = 20000, subjects = 2000;
+    static const struct option options[] = {{"quick", no_argument, NULL, 'q'},
+                                            {"people", required_argument, NULL, 'p'},
+                                            {"subjects", required_argument, NULL, 's'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    int option;
+    optind = 1;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (option == 'q') {
+            people = 2000;
+            subjects = 500;
+        } else if (option == 'p' || option == 's') {
+            size_t value = parse_size(option == 'p' ? "--people" : "--subjects", optarg);
+            if (value == 0)
+                return 2;
+            *(option == 'p' ? &people : &subjects) = value;
+        } else {
+            usage(option == 'h' ? stdout : stderr);
+            return option == 'h' ? 0 : 2;
+        }
+    }
+    if (subjects > people) {
+        fputs("cdp-bench export: --subjects: at most --people\n", stderr);
+        return 2;
+    }
+    if (sodium_init() < 0)
+        return 1;
+    return cdp_bench_export(people, subjects, getenv("CDP_POLICY_DIR")) == 0 ? 0 : 1;
+}
+
+/* cdp-bench scale --people N [--reads N] [--ingest N] [--erasures N] [--threads N] [--dir D] */
+static int scale_main(int argc, char **argv) {
+    cdp_bench_scale_options scale = {.reads = 50000,
+                                     .ingest_events = 50000,
+                                     .erasures = 1000,
+                                     .threads = 2,
+                                     .policy_dir = getenv("CDP_POLICY_DIR")};
+    static const struct option options[] = {{"people", required_argument, NULL, 'p'},
+                                            {"reads", required_argument, NULL, 'r'},
+                                            {"ingest", required_argument, NULL, 'i'},
+                                            {"erasures", required_argument, NULL, 'e'},
+                                            {"threads", required_argument, NULL, 't'},
+                                            {"dir", required_argument, NULL, 'd'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    int option, which = 0;
+    optind = 1;
+    while ((option = getopt_long(argc, argv, "", options, &which)) != -1) {
+        if (option == 'd') {
+            scale.dir = optarg;
+        } else if (option == 'p' || option == 'r' || option == 'i' || option == 'e' ||
+                   option == 't') {
+            size_t value = parse_size(options[which].name, optarg);
+            if (value == 0 || (option == 't' && value > 8)) {
+                if (option == 't')
+                    fputs("cdp-bench scale: --threads: 1..8\n", stderr);
+                return 2;
+            }
+            if (option == 'p')
+                scale.people = value;
+            else if (option == 'r')
+                scale.reads = value;
+            else if (option == 'i')
+                scale.ingest_events = value;
+            else if (option == 'e')
+                scale.erasures = value;
+            else
+                scale.threads = (int)value;
+        } else {
+            usage(option == 'h' ? stdout : stderr);
+            return option == 'h' ? 0 : 2;
+        }
+    }
+    if (scale.people == 0) {
+        fputs("cdp-bench scale: --people N is required\n", stderr);
+        return 2;
+    }
+    if (sodium_init() < 0)
+        return 1;
+    int status = cdp_bench_scale(&scale);
+    return status == 2 ? 2 : status == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "ingest") == 0)
         return ingest_main(argc - 1, argv + 1);
@@ -418,27 +528,67 @@ int main(int argc, char **argv) {
         return erase_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "reads") == 0)
         return reads_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "export") == 0)
+        return export_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "scale") == 0)
+        return scale_main(argc - 1, argv + 1);
     size_t records = 1000000, key_cache_entries = 0;
+    /* The other figures' sizes: 0 until set, then the defaults of --quick or of a full run. */
+    size_t events = 0, erase_people = 0, erasures = 0, export_people = 0, subjects = 0;
+    int quick = 0;
     static const struct option options[] = {{"quick", no_argument, NULL, 'q'},
                                             {"records", required_argument, NULL, 'n'},
                                             {"key-cache-entries", required_argument, NULL, 'k'},
+                                            {"events", required_argument, NULL, 'e'},
+                                            {"people", required_argument, NULL, 'p'},
+                                            {"erasures", required_argument, NULL, 'x'},
+                                            {"export-people", required_argument, NULL, 'P'},
+                                            {"subjects", required_argument, NULL, 's'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    int option;
-    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (option == 'q')
+    int option, which = 0;
+    while ((option = getopt_long(argc, argv, "", options, &which)) != -1) {
+        if (option == 'q') {
             records = 20000;
-        else if (option == 'n')
+            quick = 1;
+        } else if (option == 'n')
             records = strtoul(optarg, NULL, 10);
         else if (option == 'k')
             key_cache_entries = strtoul(optarg, NULL, 10);
-        else {
+        else if (option == 'e' || option == 'p' || option == 'x' || option == 'P' ||
+                 option == 's') {
+            size_t value = parse_size(options[which].name, optarg);
+            if (value == 0)
+                return 2;
+            *(option == 'e'   ? &events
+              : option == 'p' ? &erase_people
+              : option == 'x' ? &erasures
+              : option == 'P' ? &export_people
+                              : &subjects) = value;
+        } else {
             usage(option == 'h' ? stdout : stderr);
             return option == 'h' ? 0 : 2;
         }
     }
     if (records == 0)
         records = 1;
+    if (events == 0)
+        events = quick ? 10000 : 100000;
+    /* --quick keeps the whole run well under a minute on 2 idle cores. */
+    if (erase_people == 0)
+        erase_people = quick ? 20000 : 1000000;
+    if (erasures == 0)
+        erasures = quick ? 1000 : 10000;
+    if (export_people == 0)
+        export_people = quick ? 1000 : 20000;
+    if (subjects == 0)
+        subjects = quick ? 200 : 2000;
+    if (erase_people < 200 || erasures > erase_people / 2 || subjects > export_people) {
+        fputs("cdp-bench: need --people >= 200, --erasures <= --people / 2 and --subjects <= "
+              "--export-people\n",
+              stderr);
+        return 2;
+    }
     if (sodium_init() < 0)
         return 1;
     char base[] = "/tmp/cdp-bench-XXXXXX";
@@ -566,7 +716,8 @@ int main(int argc, char **argv) {
     /* ---- AEAD alone ---- */
     uint8_t key32[32], message[VALUE_BYTES], sealed[VALUE_BYTES + CDP_AEAD_OVERHEAD], ad[64];
     uint8_t random48[48];
-    size_t sealed_len = 0, seals = records < 200000 ? 200000 : records;
+    /* At least 200,000 seals, except in tiny runs (the smoke test), which measure nothing. */
+    size_t sealed_len = 0, seals = records >= 200000 ? records : records < 20000 ? 20000 : 200000;
     randombytes_buf(key32, sizeof key32);
     randombytes_buf(message, sizeof message);
     memset(ad, 7, sizeof ad);
@@ -610,5 +761,21 @@ int main(int argc, char **argv) {
     cdp_close(db);
     if (getenv("CDP_BENCH_KEEP") == NULL)
         cdp_remove_tree(base);
-    return 0;
+
+    /* The rest of the suite, each in its own store. */
+    const char *policy_dir = getenv("CDP_POLICY_DIR");
+    int failed = 0;
+    if (cdp_bench_ingest(events, policy_dir) != 0) {
+        fputs("cdp-bench: ingest failed\n", stderr);
+        failed = 1;
+    }
+    if (cdp_bench_erase(erase_people, erasures, policy_dir) != 0) {
+        fputs("cdp-bench: erase failed\n", stderr);
+        failed = 1;
+    }
+    if (cdp_bench_export(export_people, subjects, policy_dir) != 0) {
+        fputs("cdp-bench: export failed\n", stderr);
+        failed = 1;
+    }
+    return failed;
 }

@@ -12,6 +12,7 @@
 
 #include "api/handle.h"
 #include "bench_ingest.h"
+#include "bench_util.h"
 #include "store/region.h"
 #include "util/fs.h"
 
@@ -198,7 +199,16 @@ static cdp_t *open_store(const char *base, const char *name, const char *policy_
 
 /* Random profile reads through cdp_profile_get (purpose personalization): the hot path of a
  * personalization service, with its audit record. */
+static double read_profiles_timed(cdp_t *db, size_t people, size_t reads,
+                                  bench_latencies *latencies);
+
 static double read_profiles(cdp_t *db, size_t people, size_t reads) {
+    return read_profiles_timed(db, people, reads, NULL);
+}
+
+/* read_profiles, adding each read's latency to latencies (may be NULL). */
+static double read_profiles_timed(cdp_t *db, size_t people, size_t reads,
+                                  bench_latencies *latencies) {
     cdp_actor reader;
     memset(&reader, 0, sizeof reader);
     reader.role = CDP_ROLE_PERSONALIZATION;
@@ -211,7 +221,10 @@ static double read_profiles(cdp_t *db, size_t people, size_t reads) {
         char ref[64];
         snprintf(ref, sizeof ref, "user_id:user-%u", (seed >> 8) % (unsigned)people);
         char *json = NULL;
+        double t0 = latencies != NULL ? seconds() : 0.0;
         cdp_status status = cdp_profile_get(db, &reader, "personalization", ref, &json);
+        if (latencies != NULL)
+            bench_latencies_add(latencies, seconds() - t0);
         if (status == CDP_OK)
             cdp_free(json);
         else if (status != CDP_NOT_FOUND) {
@@ -245,8 +258,18 @@ static int grant_consent(cdp_t *db, size_t people) {
     return 0;
 }
 
-/* The read ceiling: raw RocksDB gets of stored values of a similar size (the raw messages). */
+/* The read ceiling: raw RocksDB gets of stored values of a similar size (the raw messages),
+ * each parsed and rendered again as JSON (the issue's "get + decrypt-free JSON"). */
+static double read_raw_timed(cdp_region *raw, size_t events, size_t reads,
+                             bench_latencies *latencies);
+
 static double read_raw(cdp_region *raw, size_t events, size_t reads) {
+    return read_raw_timed(raw, events, reads, NULL);
+}
+
+/* read_raw, adding each get's latency to latencies (may be NULL). */
+static double read_raw_timed(cdp_region *raw, size_t events, size_t reads,
+                             bench_latencies *latencies) {
     unsigned seed = 7;
     double start = seconds();
     for (size_t i = 0; i < reads; i++) {
@@ -255,9 +278,18 @@ static double read_raw(cdp_region *raw, size_t events, size_t reads) {
         snprintf(key, sizeof key, "m-%u", (seed >> 8) % (unsigned)events);
         uint8_t *value = NULL;
         size_t len = 0;
+        double t0 = latencies != NULL ? seconds() : 0.0;
         if (cdp_region_get(raw, CDP_CF_EVENTS, (const uint8_t *)key, strlen(key), &value, &len,
-                           NULL) == CDP_OK)
+                           NULL) == CDP_OK) {
+            /* A decrypt-free read with JSON out: parse the stored message, render it again. */
+            json_t *record = json_loadb((const char *)value, len, 0, NULL);
+            char *text = record != NULL ? json_dumps(record, JSON_COMPACT) : NULL;
+            free(text);
+            json_decref(record);
             cdp_region_free_value(value);
+        }
+        if (latencies != NULL)
+            bench_latencies_add(latencies, seconds() - t0);
     }
     return (double)reads / (seconds() - start);
 }
@@ -318,17 +350,32 @@ int cdp_bench_ingest(size_t events, const char *policy_dir) {
                 result = 1;
             } else {
                 /* The same reads: enforced and audited; enforced, not audited; neither. */
-                double raw_reads = read_raw(raw, events, reads);
+                bench_latencies raw_latencies = {0}, latencies = {0};
+                if (bench_latencies_init(&raw_latencies, reads) != 0 ||
+                    bench_latencies_init(&latencies, reads) != 0)
+                    result = 1;
+                double raw_reads = read_raw_timed(raw, events, reads, &raw_latencies);
                 double unaudited_reads = read_profiles(bare, people, reads);
                 cdp_handle_bench_disable_enforcement(bare);
                 double bare_reads = read_profiles(bare, people, reads);
-                double audited_reads = read_profiles(db, people, reads);
+                double audited_reads = read_profiles_timed(db, people, reads, &latencies);
+                /* Latencies of single reads, one thread: p50, p99, p99.9 in microseconds. */
                 printf("{\"bench\": \"profile_read\", \"ops_per_s\": %.0f, "
                        "\"ceiling_ops_per_s\": %.0f, \"ratio\": %.3f, "
                        "\"unenforced_ops_per_s\": %.0f, \"ratio_to_unenforced\": %.3f, "
-                       "\"without_audit_ops_per_s\": %.0f, \"reads\": %zu}\n",
+                       "\"without_audit_ops_per_s\": %.0f, \"reads\": %zu, "
+                       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
+                       "\"ceiling_p50_us\": %.1f, \"ceiling_p99_us\": %.1f, "
+                       "\"ceiling_p999_us\": %.1f}\n",
                        audited_reads, raw_reads, audited_reads / raw_reads, bare_reads,
-                       audited_reads / bare_reads, unaudited_reads, reads);
+                       audited_reads / bare_reads, unaudited_reads, reads,
+                       bench_latencies_us(&latencies, 0.50), bench_latencies_us(&latencies, 0.99),
+                       bench_latencies_us(&latencies, 0.999),
+                       bench_latencies_us(&raw_latencies, 0.50),
+                       bench_latencies_us(&raw_latencies, 0.99),
+                       bench_latencies_us(&raw_latencies, 0.999));
+                bench_latencies_free(&raw_latencies);
+                bench_latencies_free(&latencies);
             }
         }
         fflush(stdout);

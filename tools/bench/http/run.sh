@@ -11,7 +11,8 @@
 #     people, every messageId new (batch.lua). ops_per_s is events/s; the ceiling is the same
 #     events ingested embedded (`$BUILD_DIR/cdp-bench ingest`, when that runs; else 0 and a note).
 #   http_profile_get: GET /v1/profiles/user_id:user-P with purpose personalization over random
-#     people at 64 connections (profile_get.lua), against trivial_server.c: libmicrohttpd with
+#     people of the first 5,000 (who granted consent through POST /v1/consent first) at 64
+#     connections (profile_get.lua), against trivial_server.c: libmicrohttpd with
 #     cdp's daemon flags answering every request with the bytes of a real profile response.
 # Prints one JSON line per figure on stdout, like cdp-bench; progress goes to stderr.
 set -u
@@ -90,11 +91,16 @@ run_wrk() {
 log "$(uptime | sed 's/^ *//')"
 "$cdpctl" init --data "$work/data" --policies "$source_dir/policies" 2>"$work/init.err" ||
     die "cdpctl init: $(cat "$work/init.err")"
-# No 429s in a benchmark: rate limits far above anything reachable (the buckets still run).
-cat >"$work/data/policies/roles.json" <<'JSON'
-{"rate_limits": {"ingest": {"requests_per_second": 1e9, "burst": 1e9},
-                 "personalization": {"requests_per_second": 1e9, "burst": 1e9}}}
-JSON
+# No 429s in a benchmark: rate limits far above anything reachable (the buckets still run). The
+# rest of the data directory's roles.json stays as it is (the loader requires all of it).
+python3 - "$work/data/policies/roles.json" <<'PY' || die "could not raise the rate limits in roles.json"
+import json, sys
+path = sys.argv[1]
+roles = json.load(open(path))
+for role in ("ingest", "personalization"):
+    roles.setdefault("rate_limits", {})[role] = {"requests_per_second": 1e9, "burst": 1e9}
+json.dump(roles, open(path, "w"), indent=2)
+PY
 # Region eu, as cdp-bench ingest: the messages' people live in Germany.
 ingest_key=$("$cdpctl" keys create --data "$work/data" --role ingest --region eu --source web \
     2>"$work/keys.err") || die "keys create: $(cat "$work/keys.err")"
@@ -152,9 +158,28 @@ loaded=$(grep -c '^200 18$' "$work/load.status")
 log "loaded $people people in $load_seconds s ($(calc "$people / $load_seconds" | cut -d. -f1) events/s, 4 connections)"
 rm -rf "$work/load"
 
+# The people read live in Germany (GDPR): personalization needs their consent. The first
+# read_people of them grant it (POST /v1/consent, one synced write each, 4 in flight); the GETs
+# go to them.
+read_people=$((people < 5000 ? people : 5000))
+log "granting consent for personalization to $read_people people through /v1/consent"
+for p in $(seq 0 $((read_people - 1))); do
+    [ "$p" = 0 ] || echo next
+    printf 'url = "%s/v1/consent"\nheader = "Authorization: Bearer %s"\n' "$base" "$ingest_key"
+    printf 'header = "Content-Type: application/json"\n'
+    printf 'data = "{\\"identity\\":{\\"type\\":\\"user_id\\",\\"value\\":\\"user-%d\\"},\\"purposes\\":{\\"personalization\\":\\"granted\\"},\\"source\\":\\"web\\"}"\n' "$p"
+    printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+done >"$work/consent.curl"
+curl -s --no-progress-meter --parallel --parallel-max 4 --max-time 60 -K "$work/consent.curl" \
+    >"$work/consent.status"
+granted=$(grep -c '^200$' "$work/consent.status")
+[ "$granted" = "$read_people" ] ||
+    die "consent: $granted of $read_people requests answered 200: $(sort "$work/consent.status" | uniq -c | head -3)"
+export CDP_BENCH_READ_PEOPLE=$read_people
+
 # A typical profile response, for the trivial server to repeat.
 curl -s -o "$work/profile.json" -w '%{http_code}' -H "Authorization: Bearer $read_key" \
-    -H 'X-CDP-Purpose: personalization' "$base/v1/profiles/user_id:user-$((people / 2))" \
+    -H 'X-CDP-Purpose: personalization' "$base/v1/profiles/user_id:user-$((read_people / 2))" \
     >"$work/profile.status"
 [ "$(cat "$work/profile.status")" = 200 ] || die "profile read: $(cat "$work/profile.status") $(cat "$work/profile.json")"
 log "a profile response is $(wc -c <"$work/profile.json") bytes"
@@ -186,9 +211,9 @@ trivial_pid=
 [ "$get_non2xx" = 0 ] || log "WARNING: $get_non2xx profile GETs were not 2xx"
 [ "$((ceil_non2xx + ceil_socket))" = 0 ] ||
     log "WARNING: the trivial server: $ceil_non2xx not 2xx, $ceil_socket socket errors"
-printf '{"bench": "http_profile_get", "ops_per_s": %.0f, "ceiling_ops_per_s": %.0f, "ratio": %.3f, "p50_ms": %.3f, "p99_ms": %.3f, "ceiling_p50_ms": %.3f, "ceiling_p99_ms": %.3f, "connections": %d, "people": %d, "response_bytes": %d, "non_2xx": %d, "socket_errors": %d, "server_threads": %d}\n' \
+printf '{"bench": "http_profile_get", "ops_per_s": %.0f, "ceiling_ops_per_s": %.0f, "ratio": %.3f, "p50_ms": %.3f, "p99_ms": %.3f, "ceiling_p50_ms": %.3f, "ceiling_p99_ms": %.3f, "connections": %d, "people": %d, "read_people": %d, "response_bytes": %d, "non_2xx": %d, "socket_errors": %d, "server_threads": %d}\n' \
     "$get_rps" "$ceil_rps" "$(calc "$get_rps / $ceil_rps")" "$get_p50" "$get_p99" \
-    "$ceil_p50" "$ceil_p99" "$get_connections" "$people" "$(wc -c <"$work/profile.json")" \
+    "$ceil_p50" "$ceil_p99" "$get_connections" "$people" "$read_people" "$(wc -c <"$work/profile.json")" \
     "$get_non2xx" "$get_socket" "$threads"
 
 # ---- (a) POST /v1/batch of 100 events ------------------------------------------------------------

@@ -275,6 +275,7 @@ async function fetchExport(range, format) {
 async function loadAudit(event) {
   if (event) event.preventDefault();
   const range = auditRange();
+  $('audit-summary').textContent = 'Loading the export…';
   const text = await (await fetchExport(range, 'jsonl')).text();
   audit.text = text;
   audit.query = range;

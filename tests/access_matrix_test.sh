@@ -105,6 +105,17 @@ probe() {
         probe_path=${pattern/\{ref\}/$(cat /proc/sys/kernel/random/uuid)}
         probe_want=404 ;;
     "GET /healthz" | "GET /metrics" | "GET /discovery") ;;
+    "GET /console") probe_want=308 ;; # to /console/
+    "GET /console/") ;;
+    "GET /console/{ref}") probe_path=/console/app.js ;;
+    "GET /v1/whoami" | "GET /v1/dsr" | "GET /v1/dsr/timeliness" | "GET /v1/suppressions") ;;
+    "POST /v1/subjects/lookup")
+        # A DPO of either region may look a person up (legal obligation crosses borders).
+        body='{"identity":{"type":"user_id","value":"mx-eu"}}' ;;
+    "POST /v1/suppressions/lift")
+        # Nobody suppressed has this id: 404 not_found once the caller is let through.
+        body='{"identity":{"type":"email","value":"mx-nobody@example.org"},"reason":"fresh_consent"}'
+        probe_want=404 ;;
     *)
         probe_want=unknown ;;
     esac
@@ -138,8 +149,8 @@ for index in $(seq 0 $((route_count - 1))); do
     fi
     if [ "$doc" = public ]; then
         [ -z "$table_roles" ] && pass || fail "${tag}_public_in_table" "table roles: $table_roles"
-        try "${tag}_without_credentials" 200 "" "$method" "$probe_path" "${probe_args[@]}"
-        try "${tag}_with_garbage_credentials" 200 "" "$method" "$probe_path" "${probe_args[@]}" \
+        try "${tag}_without_credentials" "$probe_want" "" "$method" "$probe_path" "${probe_args[@]}"
+        try "${tag}_with_garbage_credentials" "$probe_want" "" "$method" "$probe_path" "${probe_args[@]}" \
             -H 'Authorization: Bearer garbage'
         continue
     fi

@@ -158,6 +158,7 @@ try {
   check('paging moves to page 2', (await page.textContent('#audit-page')).startsWith('Page 2') && pageLabel.startsWith('Page 1'));
   await page.selectOption('#audit-decision', 'deny');
   await page.click('#audit-form button[type=submit]');
+  // The summary reads "Loading…" until the new export is in and filtered.
   await page.waitForFunction(() => /match/.test(document.getElementById('audit-summary').textContent));
   const decisions = await page.locator('#audit-table tbody tr td:nth-child(7)').allTextContents();
   check('filter by decision shows only denials', decisions.length >= 1 && decisions.every((d) => d === 'deny'), decisions.join(','));

@@ -133,4 +133,9 @@ cdp_status cdp_access_ledger_replay(const cdp_identity_env *env, size_t *applied
 cdp_status cdp_access_stats(const cdp_identity_env *env, const cdp_actor *actor, char **json,
                             cdp_err *err);
 
+/* Bytes held in RocksDB memtables over every region and column family (the
+ * "rocksdb.cur-size-all-mem-tables" property): memory that grows with writes until a flush, for
+ * /metrics. No personal data; not audited. */
+unsigned long long cdp_access_memtable_bytes(const cdp_identity_env *env);
+
 #endif

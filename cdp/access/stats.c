@@ -211,3 +211,18 @@ done:
     cdp_free(stats);
     return status;
 }
+
+unsigned long long cdp_access_memtable_bytes(const cdp_identity_env *env) {
+    unsigned long long total = 0;
+    for (size_t r = 0; env != NULL && r < env->region_count; r++) {
+        cdp_region *region = cdp_vault_region(env->vaults[r]);
+        for (int cf = 0; cf < CDP_CF_COUNT; cf++) {
+            uint64_t bytes = 0;
+            cdp_err err = {0};
+            if (cdp_region_property(region, (cdp_cf)cf, "rocksdb.cur-size-all-mem-tables", &bytes,
+                                    &err) == CDP_OK)
+                total += bytes;
+        }
+    }
+    return total;
+}

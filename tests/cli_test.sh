@@ -11,30 +11,7 @@ unset CDP_ROOT_KEY
 passed=0
 failed=0
 
-check() { # name expected_exit command...
-    local name=$1 expected=$2
-    shift 2
-    "$@" >"$work/out" 2>"$work/err"
-    local code=$?
-    if [ "$code" = "$expected" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name: exit $code, expected $expected"
-        sed 's/^/  stdout: /' "$work/out"
-        sed 's/^/  stderr: /' "$work/err"
-    fi
-}
-
-expect_text() { # name file text
-    if grep -qF -- "$3" "$2"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $1: '$3' not in $2:"
-        sed 's/^/  /' "$2"
-    fi
-}
+. "$(dirname "$0")/support/cli.sh" || exit 1 # check, expect_text, expect_eq, expect
 
 check help_exits_0 0 "$cdpctl" --help
 check no_command_is_usage_error 2 "$cdpctl"

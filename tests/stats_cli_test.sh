@@ -12,30 +12,7 @@ unset CDP_ROOT_KEY CDP_PROGRESS
 passed=0
 failed=0
 
-check() { # name expected_exit command...
-    local name=$1 expected=$2
-    shift 2
-    "$@" >"$work/out" 2>"$work/err"
-    local code=$?
-    grep -E "Sanitizer|runtime error:" "$work/err" && code=99
-    if [ "$code" = "$expected" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name: exit $code, expected $expected"
-        sed 's/^/  stdout: /' "$work/out" | head -20
-        sed 's/^/  stderr: /' "$work/err" | head -20
-    fi
-}
-
-expect_eq() { # name actual expected
-    if [ "$2" = "$3" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $1: got '$2', expected '$3'"
-    fi
-}
+. "$(dirname "$0")/support/cli.sh" || exit 1 # check, expect_text, expect_eq, expect
 
 data="$work/data"
 check init 0 "$cdpctl" init --data "$data"

@@ -313,7 +313,8 @@ static json_t *sorted_by_time(json_t *array) {
     }
     for (size_t i = 0; i < count; i++)
         items[i] = json_array_get(array, i);
-    qsort(items, count, sizeof *items, by_time);
+    if (count > 1) /* qsort of no items would be passed NULL */
+        qsort(items, count, sizeof *items, by_time);
     for (size_t i = 0; i < count; i++)
         json_array_append(out, items[i]);
     cdp_free(items);

@@ -38,19 +38,10 @@ if [ ! -x /usr/bin/chromium ]; then
         >"$work/apt.log" 2>&1 || fail_all "apt-get install chromium" "$work/apt.log"
 fi
 command -v node >/dev/null || fail_all "node is not installed"
-stamp=$(cat "$clients/package.json" "$clients/package-lock.json" | sha256sum | cut -c1-32)
-exec 9>"/tmp/cdp-sdk-clients-npm.lock"
-flock -w 300 9 || fail_all "another npm install in $clients holds the lock for 5 minutes"
-if [ ! -d "$clients/node_modules/playwright-core" ] ||
-    [ "$(cat "$clients/node_modules/.cdp-stamp" 2>/dev/null)" != "$stamp" ]; then
-    cp "$clients/package-lock.json" "$work/package-lock.json"
-    (cd "$clients" && timeout 300 npm install --no-audit --no-fund --ignore-scripts --loglevel=error) \
-        >"$work/npm.log" 2>&1 || fail_all "npm install in tests/clients" "$work/npm.log"
-    cmp -s "$work/package-lock.json" "$clients/package-lock.json" ||
-        cp "$work/package-lock.json" "$clients/package-lock.json"
-    echo "$stamp" >"$clients/node_modules/.cdp-stamp"
-fi
-flock -u 9
+. "$source_dir/tests/support/npm.sh" || exit 1
+# The console must be tested: an unreachable registry with nothing installed fails.
+clients_npm_install "$clients" "$work" || fail_all "npm install in tests/clients" "$work/npm.log"
+[ -d "$clients/node_modules/playwright-core" ] || fail_all "playwright-core is not installed"
 
 # ---- a data directory with people, consent history, a denial and requests ------------------------
 "$cdpctl" init --data "$work/data" --policies "$source_dir/policies" 2>"$work/err" ||

@@ -32,39 +32,13 @@ fi
 
 # ---- the SDKs: installed once per lock file ----------------------------------------------------
 
-# node_modules is fresh when the hash of package.json + package-lock.json matches the one stamped
-# at the last install. One install at a time: two builds' ctest runs may share the source tree.
-stamp=$(cat "$clients/package.json" "$clients/package-lock.json" 2>/dev/null | sha256sum | cut -c1-32)
-exec 9>"/tmp/cdp-sdk-clients-npm.lock"
-flock -w 300 9 || fail_all "another npm install in $clients holds the lock for 5 minutes"
-if [ "$(cat "$clients/node_modules/.cdp-stamp" 2>/dev/null)" != "$stamp" ]; then
-    if ! timeout 20 npm ping --fetch-retries=0 --fetch-timeout=15000 --loglevel=error >"$work/npm.log" 2>&1; then
-        skip_all "npm registry unreachable (offline)"
-    fi
-    # --ignore-scripts: nothing here needs a build step (msgpackr-extract, a native speed-up
-    # under rudder-sdk-node's optional Redis queue, falls back to JavaScript).
-    npm_flags=(--no-audit --no-fund --ignore-scripts --loglevel=error)
-    if [ ! -f "$clients/package-lock.json" ]; then
-        (cd "$clients" && timeout 300 npm install "${npm_flags[@]}") >"$work/npm.log" 2>&1 ||
-            fail_all "npm install in tests/clients failed:" "$work/npm.log"
-    elif ! (cd "$clients" && timeout 300 npm ci "${npm_flags[@]}") >"$work/npm.log" 2>&1; then
-        # npm ci refuses a lock that lacks other platforms' optional packages (darwin, win32
-        # builds of msgpackr-extract), which is what a registry mirror serving only Linux
-        # packages produces. npm install installs the same locked versions; the lock is kept
-        # byte for byte.
-        if grep -q 'EUSAGE' "$work/npm.log"; then
-            cp "$clients/package-lock.json" "$work/package-lock.json"
-            (cd "$clients" && timeout 300 npm install "${npm_flags[@]}") >"$work/npm.log" 2>&1 ||
-                fail_all "npm install in tests/clients failed:" "$work/npm.log"
-            cmp -s "$work/package-lock.json" "$clients/package-lock.json" ||
-                cp "$work/package-lock.json" "$clients/package-lock.json"
-        else
-            fail_all "npm ci in tests/clients failed:" "$work/npm.log"
-        fi
-    fi
-    echo "$stamp" >"$clients/node_modules/.cdp-stamp"
-fi
-flock -u 9
+. "$(dirname "$0")/support/npm.sh" || exit 1
+clients_npm_install "$clients" "$work"
+case $? in
+0) ;;
+3) skip_all "npm registry unreachable (offline)" ;;
+*) fail_all "npm install in tests/clients failed:" "$work/npm.log" ;;
+esac
 
 # ---- a server on a free port with keys for three sources ---------------------------------------
 

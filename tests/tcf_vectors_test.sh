@@ -34,32 +34,15 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     skip_all "node/npm not installed"
 fi
 
-# ---- the reference encoder: installed once per lock file (as tests/sdk_clients_test.sh) -------
+# ---- the reference encoder: installed once per lock file (tests/support/npm.sh) --------------
 
-stamp=$(cat "$clients/package.json" "$clients/package-lock.json" 2>/dev/null | sha256sum | cut -c1-32)
-exec 9>"/tmp/cdp-sdk-clients-npm.lock"
-flock -w 300 9 || fail_all "another npm install in $clients holds the lock for 5 minutes"
-if [ "$(cat "$clients/node_modules/.cdp-stamp" 2>/dev/null)" != "$stamp" ]; then
-    if ! timeout 20 npm ping --fetch-retries=0 --fetch-timeout=15000 --loglevel=error >"$work/npm.log" 2>&1; then
-        skip_all "npm registry unreachable (offline)"
-    fi
-    npm_flags=(--no-audit --no-fund --ignore-scripts --loglevel=error)
-    if ! (cd "$clients" && timeout 300 npm ci "${npm_flags[@]}") >"$work/npm.log" 2>&1; then
-        # As in sdk_clients_test.sh: a mirror serving only Linux packages makes npm ci refuse
-        # the lock; npm install installs the same locked versions, the lock kept byte for byte.
-        if grep -q 'EUSAGE' "$work/npm.log"; then
-            cp "$clients/package-lock.json" "$work/package-lock.json"
-            (cd "$clients" && timeout 300 npm install "${npm_flags[@]}") >"$work/npm.log" 2>&1 ||
-                fail_all "npm install in tests/clients failed:" "$work/npm.log"
-            cmp -s "$work/package-lock.json" "$clients/package-lock.json" ||
-                cp "$work/package-lock.json" "$clients/package-lock.json"
-        else
-            fail_all "npm ci in tests/clients failed:" "$work/npm.log"
-        fi
-    fi
-    echo "$stamp" >"$clients/node_modules/.cdp-stamp"
-fi
-flock -u 9
+. "$(dirname "$0")/support/npm.sh" || exit 1
+clients_npm_install "$clients" "$work"
+case $? in
+0) ;;
+3) skip_all "npm registry unreachable (offline)" ;;
+*) fail_all "npm install in tests/clients failed:" "$work/npm.log" ;;
+esac
 
 # ---- vectors from the reference encoder, decoded by ours ---------------------------------------
 

@@ -127,6 +127,22 @@ fi
 [ $? = 2 ] && grep -q -- "erasures" "$work/refuse.err" || fail "scale --erasures > people/4 not refused"
 "$bench" export --people 10 --subjects 20 >/dev/null 2>"$work/refuse.err"
 [ $? = 2 ] && grep -q -- "--subjects" "$work/refuse.err" || fail "export --subjects > --people not refused"
+# Every subcommand reads its sizes alike: not a number, zero, negative or out of range is refused
+# naming the option (--records used to read "abc" as 0 and run).
+while read -r option args; do
+    # shellcheck disable=SC2086
+    "$bench" $args >/dev/null 2>"$work/refuse.err"
+    [ $? = 2 ] && grep -q -- "$option" "$work/refuse.err" ||
+        fail "cdp-bench $args not refused naming $option: $(cat "$work/refuse.err")"
+done <<'CASES'
+--records --records abc
+--key-cache-entries --key-cache-entries -1
+--events ingest --events 0
+--threads reads --threads 9
+--rounds reads --rounds x
+--people erase --people 1e3
+--people export --people 0
+CASES
 
 if [ "$failures" -gt 0 ]; then
     echo "bench_smoke_test: $failures failure(s)"

@@ -310,6 +310,17 @@ static void usage(FILE *to) {
           to);
 }
 
+/* Parses a positive size for option name; 0 (and a message) when it is not one. */
+static size_t parse_size(const char *name, const char *text) {
+    char *end = NULL;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || value == 0 || text[0] == '-') {
+        fprintf(stderr, "cdp-bench: --%s: a positive number, not \"%s\"\n", name, text);
+        return 0;
+    }
+    return (size_t)value;
+}
+
 static int ingest_main(int argc, char **argv) {
     size_t events = 100000;
     static const struct option options[] = {{"quick", no_argument, NULL, 'q'},
@@ -322,12 +333,8 @@ static int ingest_main(int argc, char **argv) {
         if (option == 'q')
             events = 10000;
         else if (option == 'e') {
-            char *end = NULL;
-            events = strtoul(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || events == 0) {
-                fprintf(stderr, "cdp-bench: --events: a positive number, not \"%s\"\n", optarg);
+            if ((events = parse_size("events", optarg)) == 0)
                 return 2;
-            }
         } else {
             usage(option == 'h' ? stdout : stderr);
             return option == 'h' ? 0 : 2;
@@ -349,15 +356,15 @@ static int reads_main(int argc, char **argv) {
                                             {"only", required_argument, NULL, 'o'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    int option;
+    int option, which = 0;
     optind = 1;
-    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, "", options, &which)) != -1) {
         if (option == 'e' || option == 'r' || option == 'n' || option == 't') {
-            char *end = NULL;
-            size_t value = strtoul(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || value == 0 || (option == 't' && value > 8)) {
-                fprintf(stderr, "cdp-bench reads: a positive number (threads: 1..8), not \"%s\"\n",
-                        optarg);
+            size_t value = parse_size(options[which].name, optarg);
+            if (value == 0)
+                return 2;
+            if (option == 't' && value > 8) {
+                fprintf(stderr, "cdp-bench: --threads: 1 to 8, not %zu\n", value);
                 return 2;
             }
             *(option == 'e'   ? &events
@@ -392,19 +399,16 @@ static int erase_main(int argc, char **argv) {
                                             {"erasures", required_argument, NULL, 'e'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    int option;
+    int option, which = 0;
     optind = 1;
-    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, "", options, &which)) != -1) {
         if (option == 'q') {
             people = 50000;
             erasures = 2000;
         } else if (option == 'p' || option == 'e') {
-            char *end = NULL;
-            size_t value = strtoul(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || value == 0) {
-                fprintf(stderr, "cdp-bench erase: a positive number, not \"%s\"\n", optarg);
+            size_t value = parse_size(options[which].name, optarg);
+            if (value == 0)
                 return 2;
-            }
             *(option == 'p' ? &people : &erasures) = value;
         } else {
             fputs("usage: cdp-bench erase [--quick] [--people N] [--erasures N]\n"
@@ -424,17 +428,6 @@ static int erase_main(int argc, char **argv) {
     return cdp_bench_erase(people, erasures, getenv("CDP_POLICY_DIR")) == 0 ? 0 : 1;
 }
 
-/* Parses a positive size for option name; 0 (and a message) when it is not one. */
-static size_t parse_size(const char *name, const char *text) {
-    char *end = NULL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (end == text || *end != '\0' || value == 0 || text[0] == '-') {
-        fprintf(stderr, "cdp-bench: --%s: a positive number, not \"%s\"\n", name, text);
-        return 0;
-    }
-    return (size_t)value;
-}
-
 /* cdp-bench export [--quick] [--people N] [--subjects N] */
 static int export_main(int argc, char **argv) {
     size_t people = 20000, subjects = 2000;
@@ -450,7 +443,7 @@ static int export_main(int argc, char **argv) {
             people = 2000;
             subjects = 500;
         } else if (option == 'p' || option == 's') {
-            size_t value = parse_size(option == 'p' ? "--people" : "--subjects", optarg);
+            size_t value = parse_size(option == 'p' ? "people" : "subjects", optarg);
             if (value == 0)
                 return 2;
             *(option == 'p' ? &people : &subjects) = value;
@@ -551,11 +544,12 @@ int main(int argc, char **argv) {
         if (option == 'q') {
             records = 20000;
             quick = 1;
-        } else if (option == 'n')
-            records = strtoul(optarg, NULL, 10);
-        else if (option == 'k')
-            key_cache_entries = strtoul(optarg, NULL, 10);
-        else if (option == 'e' || option == 'p' || option == 'x' || option == 'P' ||
+        } else if (option == 'n' || option == 'k') {
+            size_t value = parse_size(options[which].name, optarg);
+            if (value == 0)
+                return 2;
+            *(option == 'n' ? &records : &key_cache_entries) = value;
+        } else if (option == 'e' || option == 'p' || option == 'x' || option == 'P' ||
                  option == 's') {
             size_t value = parse_size(options[which].name, optarg);
             if (value == 0)
@@ -570,8 +564,6 @@ int main(int argc, char **argv) {
             return option == 'h' ? 0 : 2;
         }
     }
-    if (records == 0)
-        records = 1;
     if (events == 0)
         events = quick ? 10000 : 100000;
     /* --quick keeps the whole run well under a minute on 2 idle cores. */
